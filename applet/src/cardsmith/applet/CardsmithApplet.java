@@ -1,0 +1,312 @@
+package cardsmith.applet;
+
+import javacard.framework.APDU;
+import javacard.framework.Applet;
+import javacard.framework.ISO7816;
+import javacard.framework.ISOException;
+import javacard.framework.JCSystem;
+import javacard.framework.SystemException;
+import javacard.framework.TransactionException;
+import javacard.framework.Util;
+import javacard.security.CryptoException;
+import javacard.security.RandomData;
+import javacardx.apdu.ExtendedLength;
+
+/**
+ * The cardsmith applet: transport plumbing (command chaining, GET RESPONSE, extended length) and the
+ * dispatcher that every capability plugs into.
+ *
+ * <p>Every command, whether it came from the terminal or from a stored bundle, goes through
+ * {@link #dispatch}: handlers read their input from a buffer, write their output into
+ * {@link #rsp} and return its length, and refuse with an ISOException. The transport layer in
+ * {@link #process} turns that into APDU responses.
+ */
+public final class CardsmithApplet extends Applet implements ExtendedLength {
+
+    // io[] slots (transient, cleared on deselect)
+    private static final short IO_CHAIN_LEN = 0; // bytes of a command chain received so far
+    private static final short IO_RSP_LEN = 1; // bytes of response still pending for GET RESPONSE
+    private static final short IO_RSP_OFF = 2; // where the pending response starts in rsp
+    private static final short IO_CHAIN_HDR = 3; // INS<<8|P1 of the chain in progress
+    private static final short IO_CHAIN_P2 = 4; // P2 of the chain in progress, -1 when none
+    private static final short IO_SLOTS = 5;
+
+    private static final short CAPABILITIES = (short) (Proto.CAP_EXTENDED_LENGTH | Proto.CAP_CHAINING);
+
+    private final byte[] cardId;
+    private byte lifecycle;
+    private final DataArea dataArea;
+
+    /** Reassembled command data (chained or extended). */
+    private final byte[] cmd;
+    /** Response data produced by the last command. */
+    private final byte[] rsp;
+    private final short[] io;
+    /** Scratch for getAvailableMemory's 32-bit answer (high short, low short). */
+    private final short[] mem;
+
+    public static void install(byte[] bArray, short bOffset, byte bLength) {
+        new CardsmithApplet(bArray, bOffset, bLength).register(bArray, (short) (bOffset + 1), bArray[bOffset]);
+    }
+
+    /** bArray holds the GlobalPlatform install data: [Li AID][Lc control][La applet parameters]. */
+    private CardsmithApplet(byte[] bArray, short bOffset, byte bLength) {
+        short off = (short) (bOffset + 1 + bArray[bOffset]); // skip instance AID
+        off = (short) (off + 1 + bArray[off]); // skip control info
+        short paramLen = (short) (bArray[off] & 0xFF);
+        off++;
+        short pageSize = InstallParams.findShort(bArray, off, paramLen, Proto.TAG_INSTALL_PAGE_SIZE,
+                Proto.DEFAULT_PAGE_SIZE);
+        short pageCount = InstallParams.findShort(bArray, off, paramLen, Proto.TAG_INSTALL_PAGE_COUNT,
+                Proto.DEFAULT_PAGE_COUNT);
+
+        cmd = JCSystem.makeTransientByteArray(Proto.COMMAND_BUFFER_SIZE, JCSystem.CLEAR_ON_DESELECT);
+        rsp = JCSystem.makeTransientByteArray(Proto.RESPONSE_BUFFER_SIZE, JCSystem.CLEAR_ON_DESELECT);
+        io = JCSystem.makeTransientShortArray(IO_SLOTS, JCSystem.CLEAR_ON_DESELECT);
+        mem = JCSystem.makeTransientShortArray((short) 2, JCSystem.CLEAR_ON_DESELECT);
+
+        dataArea = new DataArea(pageSize, pageCount);
+        cardId = new byte[Proto.CARD_ID_LENGTH];
+        RandomData random = RandomData.getInstance(RandomData.ALG_SECURE_RANDOM);
+        random.generateData(cardId, (short) 0, Proto.CARD_ID_LENGTH);
+        lifecycle = Proto.LIFECYCLE_INSTALLED;
+    }
+
+    public void deselect() {
+        resetIo();
+    }
+
+    private void resetIo() {
+        io[IO_CHAIN_LEN] = 0;
+        io[IO_RSP_LEN] = 0;
+        io[IO_RSP_OFF] = 0;
+        io[IO_CHAIN_P2] = -1;
+    }
+
+    public void process(APDU apdu) {
+        if (selectingApplet()) {
+            resetIo();
+            return;
+        }
+        byte[] buf = apdu.getBuffer();
+        byte cla = buf[ISO7816.OFFSET_CLA];
+        byte ins = buf[ISO7816.OFFSET_INS];
+        if ((cla & 0x0C) != 0) {
+            ISOException.throwIt(Proto.SW_SECURE_MESSAGING_NOT_SUPPORTED);
+        }
+        byte baseCla = (byte) (cla & (byte) 0xE0);
+        boolean chained = (cla & Proto.CLA_CHAIN_BIT) != 0;
+
+        if (ins == Proto.INS_GET_RESPONSE && baseCla == Proto.CLA_ISO && !chained) {
+            getResponse(apdu);
+            return;
+        }
+        io[IO_RSP_LEN] = 0; // any other command drops what was left of the previous response
+        if (baseCla != claFor(ins)) {
+            abortChain();
+            ISOException.throwIt(Proto.SW_CLA_NOT_SUPPORTED);
+        }
+
+        short hdr = Util.makeShort(ins, buf[ISO7816.OFFSET_P1]);
+        short p2 = (short) (buf[ISO7816.OFFSET_P2] & 0xFF);
+        if (io[IO_CHAIN_P2] >= 0 && (io[IO_CHAIN_HDR] != hdr || io[IO_CHAIN_P2] != p2)) {
+            abortChain();
+            ISOException.throwIt(Proto.SW_LAST_COMMAND_EXPECTED);
+        }
+        receiveInto(apdu, buf);
+        if (chained) {
+            io[IO_CHAIN_HDR] = hdr;
+            io[IO_CHAIN_P2] = p2;
+            return;
+        }
+        short len = io[IO_CHAIN_LEN];
+        io[IO_CHAIN_LEN] = 0;
+        io[IO_CHAIN_P2] = -1;
+
+        short out = dispatchGuarded(ins, buf[ISO7816.OFFSET_P1], buf[ISO7816.OFFSET_P2], cmd, (short) 0, len);
+        io[IO_RSP_OFF] = 0;
+        io[IO_RSP_LEN] = out;
+        sendPending(apdu);
+    }
+
+    /** CLA a command must carry: ISO inter-industry for ISO instructions, proprietary otherwise. */
+    private static byte claFor(byte ins) {
+        switch (ins) {
+            case (byte) 0x20: // VERIFY
+            case (byte) 0x24: // CHANGE REFERENCE DATA
+            case (byte) 0x2C: // RESET RETRY COUNTER
+                return Proto.CLA_ISO;
+            default:
+                return Proto.CLA_PROPRIETARY;
+        }
+    }
+
+    private void abortChain() {
+        io[IO_CHAIN_LEN] = 0;
+        io[IO_CHAIN_P2] = -1;
+    }
+
+    /** Appends this APDU's data (short or extended) to cmd. */
+    private void receiveInto(APDU apdu, byte[] buf) {
+        short got = apdu.setIncomingAndReceive();
+        short total = apdu.getIncomingLength();
+        short at = io[IO_CHAIN_LEN];
+        if (total > (short) (Proto.COMMAND_BUFFER_SIZE - at) || total < 0) {
+            abortChain();
+            ISOException.throwIt(Proto.SW_WRONG_LENGTH);
+        }
+        short dataOff = apdu.getOffsetCdata();
+        while (got > 0) {
+            Util.arrayCopyNonAtomic(buf, dataOff, cmd, at, got);
+            at += got;
+            got = apdu.receiveBytes(dataOff);
+        }
+        io[IO_CHAIN_LEN] = at;
+    }
+
+    private void getResponse(APDU apdu) {
+        if (io[IO_RSP_LEN] == 0) {
+            ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
+        }
+        if (Util.getShort(apdu.getBuffer(), ISO7816.OFFSET_P1) != 0) {
+            ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
+        }
+        sendPending(apdu);
+    }
+
+    /** Sends as much of the pending response as Le allows; 61xx announces the rest. */
+    private void sendPending(APDU apdu) {
+        short pending = io[IO_RSP_LEN];
+        if (pending == 0) {
+            return;
+        }
+        short ne = apdu.setOutgoing();
+        short chunk = pending < ne ? pending : ne;
+        short off = io[IO_RSP_OFF];
+        if (chunk > 0) {
+            apdu.setOutgoingLength(chunk);
+            apdu.sendBytesLong(rsp, off, chunk);
+        }
+        pending -= chunk;
+        io[IO_RSP_LEN] = pending;
+        io[IO_RSP_OFF] = (short) (off + chunk);
+        if (pending > 0) {
+            ISOException.throwIt((short) (Proto.SW_BYTES_REMAINING | (pending > 255 ? 0 : pending)));
+        }
+    }
+
+    /** dispatch, with platform exceptions turned into the protocol's status words. */
+    private short dispatchGuarded(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
+        try {
+            return dispatch(ins, p1, p2, in, inOff, inLen);
+        } catch (CryptoException e) {
+            abortTransaction();
+            ISOException.throwIt(e.getReason() == CryptoException.NO_SUCH_ALGORITHM
+                    ? Proto.SW_FUNCTION_NOT_SUPPORTED : Proto.SW_WRONG_DATA);
+        } catch (TransactionException e) {
+            abortTransaction();
+            ISOException.throwIt(Proto.SW_NOT_ENOUGH_MEMORY);
+        } catch (SystemException e) {
+            abortTransaction();
+            ISOException.throwIt(e.getReason() == SystemException.NO_RESOURCE
+                    ? Proto.SW_NOT_ENOUGH_MEMORY : Proto.SW_CONDITIONS_NOT_SATISFIED);
+        }
+        return 0;
+    }
+
+    private static void abortTransaction() {
+        if (JCSystem.getTransactionDepth() != 0) {
+            JCSystem.abortTransaction();
+        }
+    }
+
+    /**
+     * Runs one command. Input is in[inOff..inOff+inLen); output goes to rsp[0..], its length is
+     * returned. Refusals are ISOExceptions. Stored-bundle execution calls this too.
+     */
+    short dispatch(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
+        switch (ins) {
+            case Proto.INS_GET_INFO:
+                requireP1P2(p1, p2);
+                return getInfo();
+            case Proto.INS_ECHO:
+                return echo(p1, p2, in, inOff, inLen);
+            case Proto.INS_CLOSE_PERSONALISATION:
+                requireP1P2(p1, p2);
+                closePersonalisation();
+                return 0;
+            default:
+                ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
+                return 0;
+        }
+    }
+
+    private static void requireP1P2(byte p1, byte p2) {
+        if (p1 != 0 || p2 != 0) {
+            ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
+        }
+    }
+
+    private short getInfo() {
+        short off = 0;
+        off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_VERSION, (short) 3);
+        rsp[off++] = Proto.VERSION_MAJOR;
+        rsp[off++] = Proto.VERSION_MINOR;
+        rsp[off++] = Proto.VERSION_PATCH;
+        off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_CARD_ID, Proto.CARD_ID_LENGTH);
+        off = Util.arrayCopyNonAtomic(cardId, (short) 0, rsp, off, Proto.CARD_ID_LENGTH);
+        off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_LIFECYCLE, (short) 1);
+        rsp[off++] = lifecycle;
+        off = Tlv.putShort(rsp, off, Proto.TAG_INFO_CAPABILITIES, CAPABILITIES);
+        off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_PERSISTENT_FREE, (short) 4);
+        // Pre-filled with the capped 16-bit answer, which stays if the 32-bit call does nothing
+        // (jCardSim implements it as a no-op); a real card overwrites both shorts.
+        mem[0] = 0;
+        mem[1] = JCSystem.getAvailableMemory(JCSystem.MEMORY_TYPE_PERSISTENT);
+        JCSystem.getAvailableMemory(mem, (short) 0, JCSystem.MEMORY_TYPE_PERSISTENT);
+        off = Util.setShort(rsp, off, mem[0]);
+        off = Util.setShort(rsp, off, mem[1]);
+        off = Tlv.putShort(rsp, off, Proto.TAG_INFO_TRANSIENT_RESET_FREE,
+                JCSystem.getAvailableMemory(JCSystem.MEMORY_TYPE_TRANSIENT_RESET));
+        off = Tlv.putShort(rsp, off, Proto.TAG_INFO_TRANSIENT_DESELECT_FREE,
+                JCSystem.getAvailableMemory(JCSystem.MEMORY_TYPE_TRANSIENT_DESELECT));
+        off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_DATA_AREA, (short) 4);
+        off = Util.setShort(rsp, off, dataArea.pageSize());
+        off = Util.setShort(rsp, off, dataArea.pageCount());
+        off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_BUFFERS, (short) 4);
+        off = Util.setShort(rsp, off, Proto.COMMAND_BUFFER_SIZE);
+        off = Util.setShort(rsp, off, Proto.RESPONSE_BUFFER_SIZE);
+        return off;
+    }
+
+    private short echo(byte p1, byte p2, byte[] in, short inOff, short inLen) {
+        if (p2 != 0) {
+            ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
+        }
+        if (p1 == 0) {
+            Util.arrayCopyNonAtomic(in, inOff, rsp, (short) 0, inLen);
+            return inLen;
+        }
+        if (p1 != 1) {
+            ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
+        }
+        if (inLen != 2) {
+            ISOException.throwIt(Proto.SW_WRONG_LENGTH);
+        }
+        short n = Util.getShort(in, inOff);
+        if (n < 0 || n > Proto.RESPONSE_BUFFER_SIZE) {
+            ISOException.throwIt(Proto.SW_WRONG_LENGTH);
+        }
+        for (short i = 0; i < n; i++) {
+            rsp[i] = (byte) i;
+        }
+        return n;
+    }
+
+    private void closePersonalisation() {
+        if (lifecycle != Proto.LIFECYCLE_INSTALLED) {
+            ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
+        }
+        lifecycle = Proto.LIFECYCLE_ISSUED;
+    }
+}

@@ -1,0 +1,274 @@
+"""A card session: SELECT, command chaining, extended length, GET RESPONSE, 6Cxx, and the APDU trace."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .apdu import SHORT_MAX_DATA, CommandApdu, ResponseApdu, command_name, error_for
+from .errors import ProtocolError, UsageError
+from .protocol import CONST, INS, PROTOCOL, TAG
+from .tlv import as_dict
+from .transport import Transport
+
+TraceSink = Callable[[str], None]
+GET_RESPONSE_LIMIT = 512  # a card that keeps answering 61xx forever is broken
+
+
+@dataclass
+class WireStats:
+    """What crossed the wire: APDU exchanges and bytes in each direction."""
+
+    exchanges: int = 0
+    bytes_out: int = 0
+    bytes_in: int = 0
+    seconds: float = 0.0
+
+    def reset(self) -> None:
+        self.exchanges = self.bytes_out = self.bytes_in = 0
+        self.seconds = 0.0
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    version: tuple[int, int, int]
+    card_id: bytes
+    lifecycle: int
+    capabilities: int
+    persistent_free: int
+    transient_reset_free: int
+    transient_deselect_free: int
+    page_size: int
+    page_count: int
+    command_buffer: int
+    response_buffer: int
+    raw: dict[int, bytes] = field(repr=False, default_factory=dict)
+
+    @property
+    def lifecycle_name(self) -> str:
+        for name, value in CONST.items():
+            if name.startswith("LIFECYCLE_") and value == self.lifecycle:
+                return name.removeprefix("LIFECYCLE_")
+        return f"UNKNOWN({self.lifecycle:02X})"
+
+    @property
+    def capability_names(self) -> list[str]:
+        return [name.removeprefix("CAP_") for name, value in CONST.items()
+                if name.startswith("CAP_") and self.capabilities & value]
+
+    def as_json(self) -> dict:
+        return {
+            "applet_version": ".".join(map(str, self.version)),
+            "card_id": self.card_id.hex().upper(),
+            "lifecycle": self.lifecycle_name,
+            "capabilities": self.capability_names,
+            "memory": {"persistent_free": self.persistent_free,
+                       "transient_reset_free": self.transient_reset_free,
+                       "transient_deselect_free": self.transient_deselect_free},
+            "data_area": {"page_size": self.page_size, "page_count": self.page_count,
+                          "bytes": self.page_size * self.page_count},
+            "buffers": {"command": self.command_buffer, "response": self.response_buffer},
+        }
+
+    @classmethod
+    def parse(cls, data: bytes) -> CardInfo:
+        t = as_dict(data)
+        try:
+            geometry = t[TAG["INFO_DATA_AREA"]]
+            buffers = t[TAG["INFO_BUFFERS"]]
+            return cls(
+                version=tuple(t[TAG["INFO_VERSION"]][:3]),  # type: ignore[arg-type]
+                card_id=t[TAG["INFO_CARD_ID"]],
+                lifecycle=t[TAG["INFO_LIFECYCLE"]][0],
+                capabilities=int.from_bytes(t[TAG["INFO_CAPABILITIES"]], "big"),
+                persistent_free=int.from_bytes(t[TAG["INFO_PERSISTENT_FREE"]], "big"),
+                transient_reset_free=int.from_bytes(t[TAG["INFO_TRANSIENT_RESET_FREE"]], "big"),
+                transient_deselect_free=int.from_bytes(t[TAG["INFO_TRANSIENT_DESELECT_FREE"]], "big"),
+                page_size=int.from_bytes(geometry[0:2], "big"),
+                page_count=int.from_bytes(geometry[2:4], "big"),
+                command_buffer=int.from_bytes(buffers[0:2], "big"),
+                response_buffer=int.from_bytes(buffers[2:4], "big"),
+                raw=t,
+            )
+        except (KeyError, IndexError) as exc:
+            raise ProtocolError(f"GET INFO answer lacks a field ({exc}): is this a cardsmith applet?") from exc
+
+
+def _hex(data: bytes) -> str:
+    return data.hex(" ").upper()
+
+
+class Card:
+    """The cardsmith applet on one card, reached through one transport."""
+
+    def __init__(self, transport: Transport, trace: TraceSink | None = None,
+                 extended: bool | None = None) -> None:
+        self.transport = transport
+        self.trace = trace
+        # None: decide from the transport, and drop to chaining if the card or reader refuses.
+        self.extended = transport.supports_extended if extended is None else extended
+        self.stats = WireStats()
+        self.response_buffer = int(PROTOCOL.meta["response_buffer_size"])
+
+    # ---------------------------------------------------------------- raw exchange
+
+    def exchange(self, apdu: bytes, *, mask_from: int | None = None) -> ResponseApdu:
+        """One APDU on the wire, traced (bytes from ``mask_from`` on are masked) and counted."""
+        if len(apdu) < 4:
+            raise UsageError(f"an APDU has at least 4 bytes (CLA INS P1 P2), got {apdu.hex().upper() or 'nothing'}")
+        if self.trace:
+            shown = apdu if mask_from is None else apdu[:mask_from]
+            masked = "" if mask_from is None else f" ** {len(apdu) - mask_from} bytes masked **"
+            self.trace(f"> {_hex(shown)}{masked}")
+        start = time.perf_counter()
+        raw = self.transport.transmit(apdu)
+        elapsed = time.perf_counter() - start
+        self.stats.exchanges += 1
+        self.stats.bytes_out += len(apdu)
+        self.stats.bytes_in += len(raw)
+        self.stats.seconds += elapsed
+        response = ResponseApdu.parse(raw)
+        if self.trace:
+            body = "** masked ** " if (mask_from is not None and response.data) else _hex(response.data) + " "
+            self.trace(f"< {body.lstrip()}{response.sw:04X} ({elapsed * 1000:.1f} ms)")
+        return response
+
+    # ---------------------------------------------------------------- commands
+
+    def send(self, command: CommandApdu, *, sensitive: bool = False) -> ResponseApdu:
+        """Sends a command of any length and collects the whole response (61xx / 6Cxx handled).
+
+        The status word of the response is returned, not raised; see :meth:`call`.
+        """
+        if self.extended and command.needs_extended():
+            response = self._send_extended(command, sensitive)
+            if response.sw != 0x6700:
+                return self._collect(command, response, sensitive)
+            self.extended = False  # the reader or card refused extended length: chain from now on
+        response = self._send_chained(command, sensitive)
+        return self._collect(command, response, sensitive)
+
+    def _send_extended(self, command: CommandApdu, sensitive: bool) -> ResponseApdu:
+        # Le = the applet's response buffer rather than 0000: jCardSim reads an extended Le of 0000 as 0.
+        ne = None if command.ne is None else self.response_buffer if command.ne > 256 else command.ne
+        if len(command.data) > SHORT_MAX_DATA and ne is not None:
+            ne = self.response_buffer  # the whole answer at once: an extended exchange has room for it
+        cmd = CommandApdu(command.cla, command.ins, command.p1, command.p2, command.data, ne)
+        return self.exchange(cmd.encode(extended=True), mask_from=7 if sensitive and command.data else None)
+
+    def _send_chained(self, command: CommandApdu, sensitive: bool) -> ResponseApdu:
+        data = command.data
+        chunks = [data[i : i + SHORT_MAX_DATA] for i in range(0, len(data), SHORT_MAX_DATA)] or [b""]
+        ne = None if command.ne is None else min(command.ne, 256)
+        mask = 5 if sensitive else None
+        for chunk in chunks[:-1]:
+            part = CommandApdu(command.cla | PROTOCOL.meta["cla_chain_bit"], command.ins, command.p1,
+                               command.p2, chunk)
+            response = self.exchange(part.encode(), mask_from=mask)
+            if response.sw != 0x9000:
+                return response
+        if len(chunks[-1]) == SHORT_MAX_DATA:
+            # 4 + 1 + 255 + Le = 261 bytes overflows jCardSim's 260-byte APDU buffer (6F00); without Le the
+            # card announces any response with 61xx instead, which costs nothing when there is none.
+            ne = None
+        last = CommandApdu(command.cla, command.ins, command.p1, command.p2, chunks[-1], ne)
+        return self.exchange(last.encode(), mask_from=mask if chunks[-1] else None)
+
+    def _collect(self, command: CommandApdu, response: ResponseApdu, sensitive: bool) -> ResponseApdu:
+        data = bytearray(response.data)
+        mask = 5 if sensitive else None
+        for _ in range(GET_RESPONSE_LIMIT):
+            if response.sw1 == 0x6C:  # wrong Le: the card says how many bytes it has
+                retry = CommandApdu(command.cla, command.ins, command.p1, command.p2, command.data,
+                                    response.sw2 or 256)
+                response = self.exchange(retry.encode(), mask_from=mask)
+                data += response.data
+                continue
+            if response.sw1 != 0x61:
+                return ResponseApdu(bytes(data), response.sw)
+            get = CommandApdu(PROTOCOL.meta["cla_iso"], INS["GET_RESPONSE"], 0, 0, b"", response.sw2 or 256)
+            response = self.exchange(get.encode(), mask_from=None)
+            data += response.data
+        raise ProtocolError("the card kept announcing more data (61xx) beyond any sane response length")
+
+    def transmit_raw(self, apdu: bytes) -> ResponseApdu:
+        """Sends bytes as given (no chaining, no SELECT), then follows 61xx and 6Cxx like a PC/SC tool."""
+        response = self.exchange(apdu)
+        data = bytearray()
+        for _ in range(GET_RESPONSE_LIMIT):
+            data += response.data
+            if response.sw1 == 0x6C and len(apdu) >= 5:
+                response = self.exchange(apdu[:-1] + bytes([response.sw2]))
+                continue
+            if response.sw1 != 0x61:
+                return ResponseApdu(bytes(data), response.sw)
+            get = CommandApdu(PROTOCOL.meta["cla_iso"], INS["GET_RESPONSE"], 0, 0, b"", response.sw2 or 256)
+            response = self.exchange(get.encode())
+        raise ProtocolError("the card kept announcing more data (61xx) beyond any sane response length")
+
+    def call(self, ins: str | int, p1: int = 0, p2: int = 0, data: bytes = b"", *,
+             sensitive: bool = False, expect_data: bool = True, ne: int = 256) -> bytes:
+        """Runs a proprietary command; returns the response data or raises a typed CardRefusedError.
+
+        ``ne`` above 256 asks for a long answer in one extended APDU when the card and reader allow it
+        (otherwise it arrives through GET RESPONSE all the same).
+        """
+        code = INS[ins] if isinstance(ins, str) else ins
+        name = ins if isinstance(ins, str) else command_name(code)
+        instruction = PROTOCOL.instructions.get(name)
+        cla = PROTOCOL.meta["cla_iso"] if instruction and instruction.cla == "iso" else PROTOCOL.cla
+        command = CommandApdu(cla, code, p1, p2, data, ne if expect_data else None)
+        response = self.send(command, sensitive=sensitive)
+        if response.sw != 0x9000:
+            raise error_for(response.sw, name)
+        return response.data
+
+    def select(self) -> bytes:
+        """Selects the cardsmith applet; a card without it gets a clear error."""
+        aid = PROTOCOL.applet_aid
+        response = self.send(CommandApdu(0x00, 0xA4, 0x04, 0x00, aid, 256))
+        if response.sw in (0x6A82, 0x6999):
+            raise error_for(response.sw, "SELECT").__class__(
+                response.sw, "SELECT",
+                f"the cardsmith applet ({aid.hex().upper()}) is not on this card: install it with "
+                "`gp --install cardsmith.cap` (README: loading onto a card)",
+            )
+        if response.sw != 0x9000:
+            raise error_for(response.sw, "SELECT")
+        return response.data
+
+    def info(self) -> CardInfo:
+        info = CardInfo.parse(self.call("GET_INFO"))
+        self.response_buffer = info.response_buffer
+        if not info.capabilities & CONST["CAP_EXTENDED_LENGTH"]:
+            self.extended = False
+        return info
+
+    def reset(self) -> bytes:
+        """Power-cycles the card and selects the applet again; returns the ATR."""
+        atr = self.transport.reset()
+        self.select()
+        return atr
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> Card:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_card(reader: str | None = None, trace: TraceSink | None = None) -> Card:
+    """Opens the reader (see :func:`cardsmith.readers.open_reader`) and selects the applet."""
+    from .readers import open_reader
+
+    card = Card(open_reader(reader), trace=trace)
+    try:
+        card.select()
+    except BaseException:
+        card.close()
+        raise
+    return card

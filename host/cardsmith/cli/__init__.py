@@ -1,0 +1,75 @@
+"""The `cardsmith` command line. Subcommands are imported only when run, so `--help` stays fast."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from .context import Settings
+
+# name -> "module:attribute" under cardsmith.cli; one line per command.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "readers": ("cardsmith.cli.basic:readers", "List readers (simulated and PC/SC) with card presence and ATR."),
+    "info": ("cardsmith.cli.basic:info", "Show the card's applet version, id, lifecycle, memory and geometry."),
+    "apdu": ("cardsmith.cli.basic:apdu", "Send raw APDUs given in hex (like `opensc-tool -s`)."),
+    "sim": ("cardsmith.cli.sim:sim", "Start, inspect and stop the simulated cards (jCardSim)."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name][0].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help straight from COMMANDS: listing commands must not import them.
+        rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+EPILOG = """\b
+Exit codes: 0 ok, 1 other failure, 2 usage error, 3 no reader / no card / card removed,
+4 card refused the command, 5 simulator or build missing, 6 bad or tampered data.
+With no --reader, cardsmith uses simulated card 0 (the `cardsmith sim` service if it runs,
+otherwise a simulator started for this command only)."""
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-r", "--reader", envvar="CARDSMITH_READER", help="Reader name, or a unique part of it.")
+@click.option("-v", "--verbose", is_flag=True, help="Print the APDU trace (PINs and keys masked) to stderr.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.version_option(package_name="cardsmith")
+@click.pass_context
+def cli(ctx: click.Context, reader: str | None, verbose: bool, as_json: bool) -> None:
+    """cardsmith: issue, back up, restore and duplicate smart cards."""
+    ctx.obj = Settings(reader=reader, verbose=verbose, as_json=as_json)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from ..errors import CardsmithError
+
+    try:
+        cli.main(args=argv, prog_name="cardsmith", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except CardsmithError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(0)

@@ -1,0 +1,90 @@
+"""readers, info, apdu."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import UsageError
+from .context import Settings, pass_settings
+
+
+@click.command()
+@pass_settings
+def readers(settings: Settings) -> None:
+    """List readers (simulated and PC/SC) with card presence and ATR."""
+    from ..readers import list_readers
+
+    found, problem = list_readers()
+    rows = [{"name": r.name, "kind": r.kind, "card": r.card_present, "atr": r.atr.hex().upper() if r.atr else None,
+             "note": r.note} for r in found]
+    lines = []
+    for r in rows:
+        state = ("card " + (r["atr"] or "present")) if r["card"] else "no card"
+        note = f"  ({r['note']})" if r["note"] else ""
+        lines.append(f"{r['name']:<32} {state}{note}")
+    if problem:
+        lines.append(f"PC/SC readers not listed: {problem}")
+    settings.emit({"readers": rows, "pcsc_problem": problem}, "\n".join(lines))
+
+
+@click.command()
+@pass_settings
+def info(settings: Settings) -> None:
+    """Show the card's applet version, id, lifecycle, memory and data-area geometry."""
+    with settings.open_card() as card:
+        data = card.info()
+        reader = card.transport.name
+    j = data.as_json()
+    text = "\n".join([
+        f"reader            {reader}",
+        f"applet version    {j['applet_version']}",
+        f"card id           {j['card_id']}",
+        f"lifecycle         {j['lifecycle']}",
+        f"capabilities      {', '.join(j['capabilities']) or '-'}",
+        f"persistent free   {data.persistent_free} bytes",
+        f"transient free    {data.transient_reset_free} (reset) / {data.transient_deselect_free} (deselect) bytes",
+        f"data area         {data.page_count} pages x {data.page_size} bytes"
+        f" = {data.page_count * data.page_size} bytes",
+        f"buffers           command {data.command_buffer}, response {data.response_buffer} bytes",
+    ])
+    settings.emit({"reader": reader, **j}, text)
+
+
+def _parse_hex(text: str) -> bytes:
+    cleaned = "".join(text.split()).replace(":", "")
+    try:
+        data = bytes.fromhex(cleaned)
+    except ValueError as exc:
+        raise UsageError(f"not hexadecimal: {text!r}") from exc
+    if len(data) < 4:
+        raise UsageError(f"an APDU needs at least CLA INS P1 P2 (4 bytes): {text!r}")
+    return data
+
+
+@click.command()
+@click.argument("apdus", nargs=-1, required=True)
+@click.option("--no-select", is_flag=True, help="Do not select the cardsmith applet first.")
+@click.option("--strict", is_flag=True, help="Exit with code 4 if any status word is not 9000.")
+@pass_settings
+def apdu(settings: Settings, apdus: tuple[str, ...], no_select: bool, strict: bool) -> None:
+    """Send raw APDUs given in hex, e.g. `cardsmith apdu 8030000000`. 61xx is followed with GET RESPONSE."""
+    from ..apdu import sw_message
+    from ..card import Card
+    from ..errors import EXIT_CARD_REFUSED
+    from ..readers import open_reader
+
+    commands = [_parse_hex(a) for a in apdus]
+    results = []
+    card = Card(open_reader(settings.reader), trace=settings.trace if settings.verbose else None)
+    with card:
+        if not no_select:
+            card.select()
+        for command in commands:
+            response = card.transmit_raw(command)
+            results.append({"command": command.hex().upper(), "data": response.data.hex().upper(),
+                            "sw": f"{response.sw:04X}", "meaning": sw_message(response.sw)})
+    text = "\n".join(f"> {r['command']}\n< {r['data']} {r['sw']} ({r['meaning']})".replace("<  ", "< ")
+                     for r in results)
+    settings.emit(results, text)
+    if strict and any(r["sw"] != "9000" for r in results):
+        raise SystemExit(EXIT_CARD_REFUSED)

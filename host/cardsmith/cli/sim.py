@@ -1,0 +1,93 @@
+"""cardsmith sim start|status|stop|eject|insert: the simulated cards that keep state between commands."""
+
+from __future__ import annotations
+
+import click
+
+from .context import Settings, pass_settings
+
+
+@click.group()
+def sim() -> None:
+    """Start, inspect and stop the simulated cards (jCardSim in a background JVM).
+
+    While the service runs, every command without --reader uses its card 0, and cards keep their
+    contents between commands. `sim stop` ends it: the simulated cards and their contents are gone.
+    """
+
+
+@sim.command()
+@click.option("--cards", default=2, show_default=True, type=click.IntRange(1, 8), help="Simulated cards.")
+@click.option("--page-size", type=click.Choice(["16", "32", "64", "128", "256"]), help="Data-area page size.")
+@click.option("--pages", "page_count", type=click.IntRange(1, 512), help="Data-area page count.")
+@click.option("--vpcd", metavar="HOST:PORT", help="Also plug the cards into vpcd (PC/SC), slot i at PORT+i.")
+@pass_settings
+def start(settings: Settings, cards: int, page_size: str | None, page_count: int | None, vpcd: str | None) -> None:
+    """Start the simulator service in the background."""
+    from .. import simulator
+
+    state = simulator.start_service(simulator.SimOptions(
+        cards=cards, page_size=int(page_size) if page_size else None, page_count=page_count, vpcd=vpcd))
+    verb = "already running" if state.get("already_running") else "started"
+    settings.emit(state, f"simulator {verb}: {state['cards']} cards, pid {state['pid']}, port {state['port']}"
+                  + (f", vpcd {state['vpcd']}" if state.get("vpcd") else ""))
+
+
+@sim.command()
+@pass_settings
+def status(settings: Settings) -> None:
+    """Say whether the simulator service runs, and with which cards."""
+    from .. import simulator
+
+    state = simulator.service_state()
+    if not state:
+        settings.emit({"running": False}, "simulator not running (start it with `cardsmith sim start`)")
+        raise SystemExit(3)
+    settings.emit({"running": True, **state},
+                  f"simulator running: {state['cards']} cards, pid {state['pid']}, port {state['port']}")
+
+
+@sim.command()
+@pass_settings
+def stop(settings: Settings) -> None:
+    """Stop the simulator service (its cards and their contents are gone)."""
+    from .. import simulator
+
+    stopped = simulator.stop_service()
+    settings.emit({"stopped": stopped}, "simulator stopped" if stopped else "simulator was not running")
+
+
+def _slot_transport(slot: int):
+    from .. import simulator
+    from ..errors import EnvironmentProblem
+
+    transport = simulator.service_transport(slot)
+    if transport is None:
+        raise EnvironmentProblem("the simulator service is not running: `cardsmith sim start` first")
+    return transport
+
+
+@sim.command()
+@click.argument("slot", type=int, default=0)
+@pass_settings
+def eject(settings: Settings, slot: int) -> None:
+    """Take simulated card SLOT out of its reader (to try what a pulled card does)."""
+    transport = _slot_transport(slot)
+    try:
+        transport.eject()
+    finally:
+        transport.close()
+    settings.emit({"slot": slot, "present": False}, f"card {slot} ejected")
+
+
+@sim.command()
+@click.argument("slot", type=int, default=0)
+@pass_settings
+def insert(settings: Settings, slot: int) -> None:
+    """Put simulated card SLOT back (a power-on reset)."""
+    transport = _slot_transport(slot)
+    try:
+        transport.insert()
+    finally:
+        transport.close()
+    settings.emit({"slot": slot, "present": True}, f"card {slot} inserted")

@@ -1,0 +1,126 @@
+"""The APDU protocol as data: INS codes, status words, tags and constants.
+
+Everything here is read from ``protocol.toml`` beside this module, the single source of truth that
+the applet's ``Proto.java`` and ``docs/protocol.md`` are generated from (``tools/gen_protocol.py``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Instruction:
+    name: str
+    code: int
+    capability: str
+    cla: str
+    p1p2: str
+    data: str
+    response: str
+    preconditions: str
+    sw: tuple[str, ...]
+    doc: str
+
+
+@dataclass(frozen=True)
+class StatusWord:
+    name: str
+    code: int
+    message: str
+    is_range: bool = False
+
+
+@dataclass(frozen=True)
+class Protocol:
+    meta: dict[str, Any]
+    instructions: dict[str, Instruction]
+    status_words: dict[str, StatusWord]
+    tags: dict[str, int]
+    tag_docs: dict[str, str]
+    constants: dict[str, int]
+    constant_types: dict[str, str] = field(default_factory=dict)
+    constant_docs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def applet_aid(self) -> bytes:
+        return bytes.fromhex(self.meta["applet_aid"])
+
+    @property
+    def package_aid(self) -> bytes:
+        return bytes.fromhex(self.meta["package_aid"])
+
+    @property
+    def cla(self) -> int:
+        return int(self.meta["cla_proprietary"])
+
+    def ins(self, name: str) -> int:
+        return self.instructions[name].code
+
+    def sw(self, name: str) -> int:
+        return self.status_words[name].code
+
+    def describe_sw(self, sw: int) -> StatusWord | None:
+        """The status word that ``sw`` is, or the range it falls in (61xx, 6Cxx, 63Cx)."""
+        for word in self.status_words.values():
+            if not word.is_range and word.code == sw:
+                return word
+        for word in self.status_words.values():
+            if word.is_range:
+                mask = 0xFFF0 if word.code & 0x00F0 else 0xFF00
+                if sw & mask == word.code:
+                    return word
+        return None
+
+
+def parse(text: str) -> Protocol:
+    raw = tomllib.loads(text)
+    instructions = {
+        item["name"]: Instruction(
+            name=item["name"],
+            code=int(item["code"]),
+            capability=item["capability"],
+            cla=item.get("cla", "proprietary"),
+            p1p2=item["p1p2"],
+            data=item["data"],
+            response=item["response"],
+            preconditions=item["preconditions"],
+            sw=tuple(item["sw"]),
+            doc=item["doc"],
+        )
+        for item in raw.get("ins", [])
+    }
+    words = {w["name"]: StatusWord(w["name"], int(w["code"]), w["message"]) for w in raw.get("sw", [])}
+    for w in raw.get("sw_range", []):
+        words[w["name"]] = StatusWord(w["name"], int(w["code"]), w["message"], is_range=True)
+    return Protocol(
+        meta=raw["meta"],
+        instructions=instructions,
+        status_words=words,
+        tags={t["name"]: int(t["code"]) for t in raw.get("tag", [])},
+        tag_docs={t["name"]: t["doc"] for t in raw.get("tag", [])},
+        constants={c["name"]: int(c["value"]) for c in raw.get("const", [])},
+        constant_types={c["name"]: c["type"] for c in raw.get("const", [])},
+        constant_docs={c["name"]: c["doc"] for c in raw.get("const", [])},
+    )
+
+
+def source_text() -> str:
+    return resources.files("cardsmith").joinpath("protocol.toml").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def load() -> Protocol:
+    """The protocol this host speaks."""
+    return parse(source_text())
+
+
+PROTOCOL = load()
+INS = {name: ins.code for name, ins in PROTOCOL.instructions.items()}
+SW = {name: word.code for name, word in PROTOCOL.status_words.items()}
+TAG = PROTOCOL.tags
+CONST = PROTOCOL.constants

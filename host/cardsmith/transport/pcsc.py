@@ -1,0 +1,119 @@
+"""PC/SC readers through pyscard: physical readers, and jCardSim behind pcscd + vpcd."""
+
+from __future__ import annotations
+
+from ..errors import CardRemovedError, EnvironmentProblem, NoCardError, ReaderError
+from . import ReaderInfo
+
+
+def _pyscard():
+    try:
+        from smartcard.System import readers
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise EnvironmentProblem(
+            "pyscard is not installed, so PC/SC readers are unavailable: run `make setup` "
+            "(it needs the Debian packages swig and libpcsclite-dev to build)"
+        ) from exc
+    return readers
+
+
+class PcscUnavailable(ReaderError):
+    """pcscd is not running, or PC/SC cannot be used at all."""
+
+
+def reader_names() -> list[str]:
+    """Names of the PC/SC readers; raises PcscUnavailable when pcscd cannot be reached."""
+    readers = _pyscard()
+    try:
+        return [str(r) for r in readers()]
+    except Exception as exc:  # pyscard raises EstablishContextException and others
+        raise PcscUnavailable(
+            f"PC/SC is unavailable ({exc.__class__.__name__}): is pcscd running? "
+            "Start it with `sudo systemctl start pcscd` (or `sudo pcscd`)"
+        ) from exc
+
+
+def describe_readers() -> list[ReaderInfo]:
+    from smartcard.Exceptions import CardConnectionException, NoCardException
+
+    readers = _pyscard()
+    out = []
+    try:
+        found = readers()
+    except Exception as exc:
+        raise PcscUnavailable(f"PC/SC is unavailable ({exc.__class__.__name__}): is pcscd running?") from exc
+    for reader in found:
+        conn = reader.createConnection()
+        try:
+            conn.connect()
+            atr = bytes(conn.getATR())
+            out.append(ReaderInfo(str(reader), "pcsc", True, atr))
+        except (NoCardException, CardConnectionException):
+            out.append(ReaderInfo(str(reader), "pcsc", False, None))
+        finally:
+            try:
+                conn.disconnect()
+            except Exception:
+                pass
+    return out
+
+
+class PcscTransport:
+    """One card in a PC/SC reader (shared mode, T=0 or T=1 as the card offers)."""
+
+    def __init__(self, reader_name: str) -> None:
+        from smartcard.Exceptions import CardConnectionException, NoCardException
+
+        readers = _pyscard()
+        matches = [r for r in readers() if str(r) == reader_name]
+        if not matches:
+            raise ReaderError(f"reader {reader_name!r} disappeared: check the cable and `cardsmith readers`")
+        self.name = reader_name
+        self._conn = matches[0].createConnection()
+        try:
+            self._conn.connect()
+        except NoCardException as exc:
+            raise NoCardError(f"no card in reader {reader_name!r}: insert a card and retry") from exc
+        except CardConnectionException as exc:
+            raise NoCardError(
+                f"cannot connect to the card in {reader_name!r} ({exc}): the card may be mute or inserted "
+                "the wrong way round; reinsert it and retry"
+            ) from exc
+        # Extended length is tried first and dropped by the card layer on 6700 (reader or card without it).
+        self.supports_extended = True
+
+    def transmit(self, apdu: bytes) -> bytes:
+        from smartcard.Exceptions import CardConnectionException
+
+        try:
+            data, sw1, sw2 = self._conn.transmit(list(apdu))
+        except CardConnectionException as exc:
+            raise CardRemovedError(
+                f"the card in {self.name!r} stopped answering ({exc}): it was probably removed; the last "
+                "command's outcome is unknown. Reinsert it and run the operation again"
+            ) from exc
+        return bytes(data) + bytes([sw1, sw2])
+
+    def reset(self) -> bytes:
+        from smartcard.scard import SCARD_RESET_CARD
+
+        try:
+            self._conn.disconnect()
+        except Exception:
+            pass
+        try:
+            self._conn.connect(disposition=SCARD_RESET_CARD)
+        except TypeError:  # older pyscard without disposition on connect
+            self._conn.connect()
+        except Exception as exc:
+            raise CardRemovedError(f"cannot reconnect to the card in {self.name!r} after a reset ({exc})") from exc
+        return self.atr()
+
+    def atr(self) -> bytes:
+        return bytes(self._conn.getATR())
+
+    def close(self) -> None:
+        try:
+            self._conn.disconnect()
+        except Exception:
+            pass
