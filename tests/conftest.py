@@ -49,7 +49,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 @pytest.fixture(scope="session")
 def simulator() -> Iterator[EphemeralSimulator]:
     """The session's simulator JVM, with SIM_CARDS cards reached directly."""
-    sim = EphemeralSimulator(SimOptions(cards=SIM_CARDS))
+    sim = EphemeralSimulator(SimOptions(cards=SIM_CARDS, build="test"))
     yield sim
     sim.stop()
 
@@ -75,7 +75,7 @@ class PcscRig:
                 raise RuntimeError("pcscd is not running and cannot be started here (needs root)") from None
             self.pcscd = subprocess.Popen(["pcscd", "--foreground"], stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL)
-        self.sim = EphemeralSimulator(SimOptions(cards=2, vpcd=f"127.0.0.1:{VPCD_PORT}"))
+        self.sim = EphemeralSimulator(SimOptions(cards=2, vpcd=f"127.0.0.1:{VPCD_PORT}", build="test"))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -58,7 +58,7 @@ def test_input_longer_than_the_buffer_is_refused(card: Card) -> None:
 
 
 def test_unknown_instruction_is_6d00(card: Card) -> None:
-    assert card.send(CommandApdu(0x80, 0x3E, ne=256)).sw == 0x6D00
+    assert card.send(CommandApdu(0x80, 0x3A, ne=256)).sw == 0x6D00
 
 
 def test_wrong_class_is_6e00(card: Card) -> None:
@@ -130,3 +130,27 @@ def test_pending_response_dies_with_a_reset(card: Card) -> None:
     assert r.sw1 == 0x61
     card.reset()
     assert card.exchange(bytes.fromhex("00C0000000")).sw == 0x6985
+
+
+def test_power_loss_rolls_back_the_open_transaction(card: Card) -> None:
+    """The test build's fault injector: a tear inside CLOSE PERSONALISATION leaves the card INSTALLED."""
+    card.call("TEST_FAULT", p2=0, expect_data=False)  # the first fault point cuts the power
+    with pytest.raises(errors.CardRemovedError):
+        card.call("CLOSE_PERSONALISATION", expect_data=False)
+    card.reset()
+    assert card.info().lifecycle_name == "INSTALLED"
+    card.call("CLOSE_PERSONALISATION", expect_data=False)  # disarmed after firing: now it completes
+    assert card.info().lifecycle_name == "ISSUED"
+
+
+def test_production_build_has_no_fault_injector() -> None:
+    from cardsmith.simulator import EphemeralSimulator, SimOptions
+
+    sim = EphemeralSimulator(SimOptions(cards=1, build="prod"))
+    try:
+        card = Card(sim.transport(0))
+        card.select()
+        with pytest.raises(errors.NotSupportedError):
+            card.call("TEST_FAULT", expect_data=False)
+    finally:
+        sim.stop()

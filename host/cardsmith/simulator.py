@@ -27,13 +27,17 @@ READY = "CARDSMITH-SIM READY"
 START_TIMEOUT = 60.0
 
 
-def classpath() -> str:
-    """The simulator's class path: the applet + bridge jar and jCardSim, both built by `ant compile`."""
+def classpath(build: str = "prod") -> str:
+    """The simulator's class path: the applet + bridge jar and jCardSim, both built by `ant compile`.
+
+    ``build`` "prod" is the applet as it goes onto cards; "test" adds the fault injector (TEST_FAULT) that
+    the power-loss tests use, and is never converted to a CAP file.
+    """
     override = os.environ.get("CARDSMITH_SIM_CLASSPATH")
     if override:
         return override
     root = repo_root()
-    jar = root / "build" / "cardsmith-sim.jar"
+    jar = root / "build" / ("cardsmith-sim.jar" if build == "prod" else "cardsmith-sim-test.jar")
     sims = sorted((root / "lib").glob("jcardsim-*.jar"))
     if not jar.exists() or not sims:
         raise EnvironmentProblem(
@@ -70,9 +74,10 @@ class SimOptions:
     page_size: int | None = None
     page_count: int | None = None
     vpcd: str | None = None  # "host:port" of vpcd's first slot
+    build: str = "prod"  # or "test": the applet build with the fault injector
 
     def argv(self) -> list[str]:
-        args = [java(), "-cp", classpath(), "cardsmith.sim.SimBridge", "--listen", "127.0.0.1:0",
+        args = [java(), "-cp", classpath(self.build), "cardsmith.sim.SimBridge", "--listen", "127.0.0.1:0",
                 "--cards", str(self.cards)]
         params = install_params(self.page_size, self.page_count)
         if params:

@@ -15,6 +15,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("cardsmith.cli.basic:info", "Show the card's applet version, id, lifecycle, memory and geometry."),
     "apdu": ("cardsmith.cli.basic:apdu", "Send raw APDUs given in hex (like `opensc-tool -s`)."),
     "sim": ("cardsmith.cli.sim:sim", "Start, inspect and stop the simulated cards (jCardSim)."),
+    # backup and restore
+    # duplication and files
+    # self-issuance
 }
 
 

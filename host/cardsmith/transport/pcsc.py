@@ -94,20 +94,25 @@ class PcscTransport:
             ) from exc
         return bytes(data) + bytes([sw1, sw2])
 
-    def reset(self) -> bytes:
+    def reset(self, wait: float = 10.0) -> bytes:
+        """Resets the card; waits up to ``wait`` seconds for a card that was pulled to be back."""
+        import time
+
         from smartcard.scard import SCARD_RESET_CARD
 
         try:
             self._conn.disconnect()
         except Exception:
             pass
-        try:
-            self._conn.connect(disposition=SCARD_RESET_CARD)
-        except TypeError:  # older pyscard without disposition on connect
-            self._conn.connect()
-        except Exception as exc:
-            raise CardRemovedError(f"cannot reconnect to the card in {self.name!r} after a reset ({exc})") from exc
-        return self.atr()
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                self._conn.connect(disposition=SCARD_RESET_CARD)
+                return self.atr()
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise NoCardError(f"no card in {self.name!r} after a reset ({exc}): reinsert it and retry") from exc
+                time.sleep(0.1)
 
     def atr(self) -> bytes:
         return bytes(self._conn.getATR())

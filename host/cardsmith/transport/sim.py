@@ -20,6 +20,7 @@ ST_OK = 0
 ST_BAD_SLOT = 1
 ST_ERROR = 2
 ST_NO_CARD = 3
+ST_TORN = 4
 
 SIM_READER_PREFIX = "cardsmith-sim"
 
@@ -57,6 +58,8 @@ class SimConnection:
         message = body.decode("utf-8", "replace")
         if status == ST_NO_CARD:
             raise NoCardError(f"{message}: insert the card (simulated: `cardsmith sim insert`) and retry")
+        if status == ST_TORN:
+            raise CardRemovedError(f"{message}: the command's effect is rolled back or complete, never half")
         if status == ST_BAD_SLOT:
             raise ReaderError(message)
         raise ReaderError(f"simulator error: {message}")

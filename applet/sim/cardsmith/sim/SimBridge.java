@@ -44,8 +44,19 @@ public final class SimBridge {
     static final byte ST_BAD_SLOT = 1;
     static final byte ST_ERROR = 2;
     static final byte ST_NO_CARD = 3;
+    static final byte ST_TORN = 4;
 
     static final String APPLET_CLASS = "cardsmith.applet.CardsmithApplet";
+
+    /** The applet class from the bridge's own class loader, so that Faults is the same class as the applet's. */
+    @SuppressWarnings("unchecked")
+    static Class<? extends javacard.framework.Applet> appletClass() {
+        try {
+            return (Class<? extends javacard.framework.Applet>) Class.forName(APPLET_CLASS);
+        } catch (ClassNotFoundException e) {
+            throw new IllegalStateException("applet classes missing from the class path", e);
+        }
+    }
 
     private final SimCard[] cards;
     private final String vpcdHost;
@@ -89,19 +100,31 @@ public final class SimBridge {
             install[aid.length + 1] = 0;
             install[aid.length + 2] = (byte) params.length;
             System.arraycopy(params, 0, install, aid.length + 3, params.length);
-            sim.installApplet(new AID(aid, (short) 0, (byte) aid.length), APPLET_CLASS, install, (short) 0,
+            sim.installApplet(new AID(aid, (short) 0, (byte) aid.length), appletClass(), install, (short) 0,
                     (byte) install.length);
             return sim;
         }
 
-        synchronized byte[] transmit(byte[] apdu) {
-            try {
-                return sim.transmitCommand(apdu);
-            } catch (RuntimeException e) {
-                // Exceptions from the applet become 6F00 inside jCardSim; what escapes is jCardSim refusing a
-                // malformed APDU (Lc disagreeing with the data) before the applet sees it. A real card's OS
-                // answers 6700 (wrong length) there, so the simulated card does too.
-                return new byte[] {0x67, 0x00};
+        /** One APDU. All cards share one lock: the test build's fault injector is JVM-wide. */
+        byte[] transmit(byte[] apdu) {
+            synchronized (SimBridge.class) {
+                byte[] response;
+                synchronized (this) {
+                    try {
+                        response = sim.transmitCommand(apdu);
+                    } catch (RuntimeException e) {
+                        // Exceptions from the applet become 6F00 inside jCardSim; what escapes is jCardSim
+                        // refusing a malformed APDU (Lc disagreeing with the data) before the applet sees
+                        // it. A real card's OS answers 6700 (wrong length) there, so the simulated card
+                        // does too.
+                        response = new byte[] {0x67, 0x00};
+                    }
+                    if (consumeTear()) {
+                        sim.reset(); // the power came back: transient memory cleared, nothing selected
+                        throw new TornException();
+                    }
+                }
+                return response;
             }
         }
 
@@ -208,8 +231,39 @@ public final class SimBridge {
                 default:
                     return status(ST_ERROR, "unknown op " + op);
             }
+        } catch (TornException e) {
+            return status(ST_TORN, "simulated card " + slot + " lost power in the middle of the command");
         } catch (RuntimeException e) {
             return status(ST_ERROR, "simulator error: " + e);
+        }
+    }
+
+    /** A simulated power loss in the middle of a command (test build of the applet only). */
+    static final class TornException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+    }
+
+    private static java.lang.reflect.Method tearProbe;
+    private static boolean tearProbeLooked;
+
+    /** Asks the test build's Faults whether it cut the power; the production build has no such probe. */
+    static boolean consumeTear() {
+        if (!tearProbeLooked) {
+            tearProbeLooked = true;
+            try {
+                tearProbe = Class.forName("cardsmith.applet.Faults").getDeclaredMethod("consumeTear");
+                tearProbe.setAccessible(true);
+            } catch (ReflectiveOperationException e) {
+                tearProbe = null;
+            }
+        }
+        if (tearProbe == null) {
+            return false;
+        }
+        try {
+            return (Boolean) tearProbe.invoke(null);
+        } catch (ReflectiveOperationException e) {
+            return false;
         }
     }
 
@@ -332,7 +386,13 @@ public final class SimBridge {
                             break;
                     }
                 } else {
-                    writeFrame(out, card.transmit(msg));
+                    byte[] response;
+                    try {
+                        response = card.transmit(msg);
+                    } catch (TornException e) {
+                        return; // power lost: the reader sees the card go away, and come back on reconnect
+                    }
+                    writeFrame(out, response);
                     out.flush();
                 }
             }

@@ -34,7 +34,10 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     private static final short CAPABILITIES = (short) (Proto.CAP_EXTENDED_LENGTH | Proto.CAP_CHAINING);
 
     private final byte[] cardId;
-    private byte lifecycle;
+    /** Persistent state bytes, written through Tx: STATE_LIFECYCLE. */
+    private final byte[] state;
+    private static final short STATE_LIFECYCLE = 0;
+    private static final short STATE_SIZE = 1;
     private final DataArea dataArea;
 
     /** Reassembled command data (chained or extended). */
@@ -69,7 +72,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         cardId = new byte[Proto.CARD_ID_LENGTH];
         RandomData random = RandomData.getInstance(RandomData.ALG_SECURE_RANDOM);
         random.generateData(cardId, (short) 0, Proto.CARD_ID_LENGTH);
-        lifecycle = Proto.LIFECYCLE_INSTALLED;
+        state = new byte[STATE_SIZE];
+        state[STATE_LIFECYCLE] = Proto.LIFECYCLE_INSTALLED;
     }
 
     public void deselect() {
@@ -199,25 +203,22 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     private short dispatchGuarded(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
         try {
             return dispatch(ins, p1, p2, in, inOff, inLen);
+        } catch (ISOException e) {
+            Tx.abort(); // a refusal never leaves half an update behind
+            throw e;
         } catch (CryptoException e) {
-            abortTransaction();
+            Tx.abort();
             ISOException.throwIt(e.getReason() == CryptoException.NO_SUCH_ALGORITHM
                     ? Proto.SW_FUNCTION_NOT_SUPPORTED : Proto.SW_WRONG_DATA);
         } catch (TransactionException e) {
-            abortTransaction();
+            Tx.abort();
             ISOException.throwIt(Proto.SW_NOT_ENOUGH_MEMORY);
         } catch (SystemException e) {
-            abortTransaction();
+            Tx.abort();
             ISOException.throwIt(e.getReason() == SystemException.NO_RESOURCE
                     ? Proto.SW_NOT_ENOUGH_MEMORY : Proto.SW_CONDITIONS_NOT_SATISFIED);
         }
         return 0;
-    }
-
-    private static void abortTransaction() {
-        if (JCSystem.getTransactionDepth() != 0) {
-            JCSystem.abortTransaction();
-        }
     }
 
     /**
@@ -235,6 +236,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
                 requireP1P2(p1, p2);
                 closePersonalisation();
                 return 0;
+            case Proto.INS_TEST_FAULT:
+                return Faults.command(p1, p2);
             default:
                 ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
                 return 0;
@@ -256,7 +259,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_CARD_ID, Proto.CARD_ID_LENGTH);
         off = Util.arrayCopyNonAtomic(cardId, (short) 0, rsp, off, Proto.CARD_ID_LENGTH);
         off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_LIFECYCLE, (short) 1);
-        rsp[off++] = lifecycle;
+        rsp[off++] = state[STATE_LIFECYCLE];
         off = Tlv.putShort(rsp, off, Proto.TAG_INFO_CAPABILITIES, CAPABILITIES);
         off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_PERSISTENT_FREE, (short) 4);
         // Pre-filled with the capped 16-bit answer, which stays if the 32-bit call does nothing
@@ -304,9 +307,17 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     }
 
     private void closePersonalisation() {
-        if (lifecycle != Proto.LIFECYCLE_INSTALLED) {
+        if (state[STATE_LIFECYCLE] != Proto.LIFECYCLE_INSTALLED) {
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
         }
-        lifecycle = Proto.LIFECYCLE_ISSUED;
+        Tx.begin();
+        Tx.setByte(state, STATE_LIFECYCLE, Proto.LIFECYCLE_ISSUED);
+        Faults.point();
+        Tx.commit();
+    }
+
+    /** The lifecycle state (LIFECYCLE_*). */
+    byte lifecycle() {
+        return state[STATE_LIFECYCLE];
     }
 }

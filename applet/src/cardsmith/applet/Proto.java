@@ -15,6 +15,7 @@ public final class Proto {
     public static final byte INS_GET_INFO = (byte) 0x30;
     public static final byte INS_ECHO = (byte) 0x32;
     public static final byte INS_CLOSE_PERSONALISATION = (byte) 0x3C;
+    public static final byte INS_TEST_FAULT = (byte) 0x3E;
     public static final byte INS_GET_RESPONSE = (byte) 0xC0;
 
     public static final short SW_BYTES_REMAINING = (short) 0x6100;

@@ -1,0 +1,54 @@
+package cardsmith.applet;
+
+import javacard.framework.JCSystem;
+import javacard.framework.Util;
+
+/**
+ * Atomic persistent updates. Every multi-field update of persistent state goes begin() .. writes ..
+ * commit(), with the writes made through this class. This is the production version: plain Java Card
+ * transactions. The test build (applet/build-test) has the same API and additionally journals the writes
+ * so that a simulated power loss can roll them back, which jCardSim itself does not do.
+ */
+final class Tx {
+    private Tx() {
+    }
+
+    static void begin() {
+        JCSystem.beginTransaction();
+    }
+
+    static void commit() {
+        JCSystem.commitTransaction();
+    }
+
+    /** Rolls back the open transaction, if any. */
+    static void abort() {
+        if (JCSystem.getTransactionDepth() != 0) {
+            JCSystem.abortTransaction();
+        }
+    }
+
+    static short copy(byte[] src, short srcOff, byte[] dst, short dstOff, short len) {
+        return Util.arrayCopy(src, srcOff, dst, dstOff, len);
+    }
+
+    static short setShort(byte[] dst, short off, short value) {
+        return Util.setShort(dst, off, value);
+    }
+
+    static void setByte(byte[] dst, short off, byte value) {
+        dst[off] = value;
+    }
+
+    static void setShortAt(short[] dst, short index, short value) {
+        dst[index] = value;
+    }
+
+    /** Fills dst[off..off+len) with value, inside the transaction (Util.arrayFillNonAtomic is not). */
+    static void fill(byte[] dst, short off, short len, byte value) {
+        short end = (short) (off + len);
+        for (short i = off; i < end; i++) {
+            dst[i] = value;
+        }
+    }
+}

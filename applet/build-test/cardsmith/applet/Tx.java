@@ -1,0 +1,87 @@
+package cardsmith.applet;
+
+import java.util.ArrayList;
+import javacard.framework.JCSystem;
+import javacard.framework.Util;
+
+/**
+ * TEST BUILD ONLY (never converted, never on a card). Same API as the production Tx, plus an undo journal
+ * of every write made inside a transaction, so that Faults can roll an interrupted transaction back as a
+ * real card does at power-up. jCardSim's own transactions only count depth and never roll back.
+ */
+final class Tx {
+    private static final ArrayList<Object[]> JOURNAL = new ArrayList<Object[]>();
+
+    private Tx() {
+    }
+
+    static void begin() {
+        JCSystem.beginTransaction();
+        JOURNAL.clear();
+    }
+
+    static void commit() {
+        JCSystem.commitTransaction();
+        JOURNAL.clear();
+    }
+
+    static void abort() {
+        if (JCSystem.getTransactionDepth() != 0) {
+            rollback();
+            JCSystem.abortTransaction();
+        }
+    }
+
+    /** Undoes the journalled writes, newest first. */
+    static void rollback() {
+        for (int i = JOURNAL.size() - 1; i >= 0; i--) {
+            Object[] e = JOURNAL.get(i);
+            if (e[0] instanceof byte[]) {
+                byte[] old = (byte[]) e[2];
+                System.arraycopy(old, 0, (byte[]) e[0], (Integer) e[1], old.length);
+            } else {
+                ((short[]) e[0])[(Integer) e[1]] = (Short) e[2];
+            }
+        }
+        JOURNAL.clear();
+    }
+
+    private static void journal(byte[] dst, short off, short len) {
+        if (JCSystem.getTransactionDepth() != 0) {
+            byte[] old = new byte[len];
+            System.arraycopy(dst, off, old, 0, len);
+            JOURNAL.add(new Object[] {dst, Integer.valueOf(off), old});
+        }
+    }
+
+    static short copy(byte[] src, short srcOff, byte[] dst, short dstOff, short len) {
+        journal(dst, dstOff, len);
+        Faults.point();
+        return Util.arrayCopy(src, srcOff, dst, dstOff, len);
+    }
+
+    static short setShort(byte[] dst, short off, short value) {
+        journal(dst, off, (short) 2);
+        return Util.setShort(dst, off, value);
+    }
+
+    static void setByte(byte[] dst, short off, byte value) {
+        journal(dst, off, (short) 1);
+        dst[off] = value;
+    }
+
+    static void setShortAt(short[] dst, short index, short value) {
+        if (JCSystem.getTransactionDepth() != 0) {
+            JOURNAL.add(new Object[] {dst, Integer.valueOf(index), Short.valueOf(dst[index])});
+        }
+        dst[index] = value;
+    }
+
+    static void fill(byte[] dst, short off, short len, byte value) {
+        journal(dst, off, len);
+        Faults.point();
+        for (short i = off; i < (short) (off + len); i++) {
+            dst[i] = value;
+        }
+    }
+}
