@@ -21,6 +21,8 @@ def test_get_info_describes_a_fresh_card(card: Card) -> None:
     assert (info.page_size, info.page_count) == (CONST["DEFAULT_PAGE_SIZE"], CONST["DEFAULT_PAGE_COUNT"])
     assert info.command_buffer == PROTOCOL.meta["command_buffer_size"]
     assert info.persistent_free > 0 and info.transient_deselect_free > 0
+    # jCardSim offers every algorithm the applet asks for
+    assert set(info.algorithm_names) == {"AES_CBC", "AES_ECB", "SHA256", "ECDSA_SHA256", "ECDH_PLAIN"}
 
 
 def test_each_card_gets_its_own_random_id(card_pair: tuple[Card, Card]) -> None:

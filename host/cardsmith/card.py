@@ -43,6 +43,7 @@ class CardInfo:
     page_count: int
     command_buffer: int
     response_buffer: int
+    algorithms: int
     raw: dict[int, bytes] = field(repr=False, default_factory=dict)
 
     @property
@@ -51,6 +52,11 @@ class CardInfo:
             if name.startswith("LIFECYCLE_") and value == self.lifecycle:
                 return name.removeprefix("LIFECYCLE_")
         return f"UNKNOWN({self.lifecycle:02X})"
+
+    @property
+    def algorithm_names(self) -> list[str]:
+        return [name.removeprefix("ALGO_") for name, value in CONST.items()
+                if name.startswith("ALGO_") and self.algorithms & value]
 
     @property
     def capability_names(self) -> list[str]:
@@ -63,6 +69,7 @@ class CardInfo:
             "card_id": self.card_id.hex().upper(),
             "lifecycle": self.lifecycle_name,
             "capabilities": self.capability_names,
+            "algorithms": self.algorithm_names,
             "memory": {"persistent_free": self.persistent_free,
                        "transient_reset_free": self.transient_reset_free,
                        "transient_deselect_free": self.transient_deselect_free},
@@ -89,6 +96,7 @@ class CardInfo:
                 page_count=int.from_bytes(geometry[2:4], "big"),
                 command_buffer=int.from_bytes(buffers[0:2], "big"),
                 response_buffer=int.from_bytes(buffers[2:4], "big"),
+                algorithms=int.from_bytes(t[TAG["INFO_ALGORITHMS"]], "big"),
                 raw=t,
             )
         except (KeyError, IndexError) as exc:

@@ -14,6 +14,8 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,17 +100,36 @@ class EphemeralSimulator:
 
     def __init__(self, options: SimOptions | None = None) -> None:
         self.options = options or SimOptions()
+        # stderr to a file, never an unread pipe: jCardSim's chatter would fill it and stall the JVM.
+        self._log = tempfile.TemporaryFile(mode="w+")
         self._proc = subprocess.Popen(
             self.options.argv() + ["--exit-on-stdin-eof"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True,
         )
+        self.port = self._wait_ready()
+
+    def _wait_ready(self) -> int:
+        """Reads the bridge's stdout until its READY line; on failure, stops it and reports its stderr."""
         assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line.startswith(READY):
-            err = self._proc.stderr.read() if self._proc.stderr else ""
-            self.stop()
-            raise EnvironmentProblem(f"the card simulator did not start: {line.strip()} {err.strip()}")
-        self.port = _parse_ready(line)
+        result: list[str] = []
+
+        def read() -> None:
+            for line in self._proc.stdout:  # type: ignore[union-attr]
+                if line.startswith(READY):
+                    result.append(line)
+                    return
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(START_TIMEOUT)
+        if result:
+            return _parse_ready(result[0])
+        self._proc.kill()
+        self._proc.wait()
+        self._log.seek(0)
+        err = self._log.read()[-4000:]
+        self.stop()
+        raise EnvironmentProblem(f"the card simulator did not start within {START_TIMEOUT:.0f} s: {err.strip()}")
 
     def transport(self, slot: int = 0, owns: bool = False) -> SimTransport:
         return SimTransport(SimConnection(self.port), slot, owner=self if owns else None)
@@ -123,9 +144,9 @@ class EphemeralSimulator:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream:
-                stream.close()
+        if proc.stdout:
+            proc.stdout.close()
+        self._log.close()
 
 
 # ------------------------------------------------------------------ the background service

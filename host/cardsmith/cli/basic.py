@@ -41,6 +41,7 @@ def info(settings: Settings) -> None:
         f"card id           {j['card_id']}",
         f"lifecycle         {j['lifecycle']}",
         f"capabilities      {', '.join(j['capabilities']) or '-'}",
+        f"algorithms        {', '.join(j['algorithms']) or '-'}",
         f"persistent free   {data.persistent_free} bytes",
         f"transient free    {data.transient_reset_free} (reset) / {data.transient_deselect_free} (deselect) bytes",
         f"data area         {data.page_count} pages x {data.page_size} bytes"

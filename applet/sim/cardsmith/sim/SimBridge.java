@@ -425,6 +425,9 @@ public final class SimBridge {
     }
 
     public static void main(String[] args) throws Exception {
+        // stdout carries only the READY line; jCardSim's own chatter goes to stderr with our log.
+        java.io.PrintStream ready = System.out;
+        System.setOut(System.err);
         // jCardSim's RandomData is a fixed-seed PRNG unless told otherwise: every simulated card would get
         // the same card id and the same keys. Seed it from the JVM's SecureRandom.
         if (System.getProperty("com.licel.jcardsim.randomdata.secure") == null) {
@@ -474,8 +477,8 @@ public final class SimBridge {
             watcher.setDaemon(true);
             watcher.start();
         }
-        System.out.println("CARDSMITH-SIM READY port=" + server.getLocalPort() + " cards=" + count);
-        System.out.flush();
+        ready.println("CARDSMITH-SIM READY port=" + server.getLocalPort() + " cards=" + count);
+        ready.flush();
         bridge.serve(server);
     }
 }

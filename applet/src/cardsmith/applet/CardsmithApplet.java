@@ -9,7 +9,6 @@ import javacard.framework.SystemException;
 import javacard.framework.TransactionException;
 import javacard.framework.Util;
 import javacard.security.CryptoException;
-import javacard.security.RandomData;
 import javacardx.apdu.ExtendedLength;
 
 /**
@@ -39,6 +38,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     private static final short STATE_LIFECYCLE = 0;
     private static final short STATE_SIZE = 1;
     private final DataArea dataArea;
+    private final Algorithms algorithms;
 
     /** Reassembled command data (chained or extended). */
     private final byte[] cmd;
@@ -69,9 +69,9 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         mem = JCSystem.makeTransientShortArray((short) 2, JCSystem.CLEAR_ON_DESELECT);
 
         dataArea = new DataArea(pageSize, pageCount);
+        algorithms = new Algorithms();
         cardId = new byte[Proto.CARD_ID_LENGTH];
-        RandomData random = RandomData.getInstance(RandomData.ALG_SECURE_RANDOM);
-        random.generateData(cardId, (short) 0, Proto.CARD_ID_LENGTH);
+        algorithms.random().generateData(cardId, (short) 0, Proto.CARD_ID_LENGTH);
         state = new byte[STATE_SIZE];
         state[STATE_LIFECYCLE] = Proto.LIFECYCLE_INSTALLED;
     }
@@ -276,6 +276,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_DATA_AREA, (short) 4);
         off = Util.setShort(rsp, off, dataArea.pageSize());
         off = Util.setShort(rsp, off, dataArea.pageCount());
+        off = Tlv.putShort(rsp, off, Proto.TAG_INFO_ALGORITHMS, algorithms.available());
         off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_BUFFERS, (short) 4);
         off = Util.setShort(rsp, off, Proto.COMMAND_BUFFER_SIZE);
         off = Util.setShort(rsp, off, Proto.RESPONSE_BUFFER_SIZE);
@@ -314,6 +315,25 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         Tx.setByte(state, STATE_LIFECYCLE, Proto.LIFECYCLE_ISSUED);
         Faults.point();
         Tx.commit();
+    }
+
+    /** The shared algorithm instances (see Algorithms). */
+    Algorithms algorithms() {
+        return algorithms;
+    }
+
+    /** The response buffer handlers write into. */
+    byte[] responseBuffer() {
+        return rsp;
+    }
+
+    /** The card id (do not modify). */
+    byte[] cardId() {
+        return cardId;
+    }
+
+    DataArea dataArea() {
+        return dataArea;
     }
 
     /** The lifecycle state (LIFECYCLE_*). */

@@ -48,6 +48,7 @@ public final class Proto {
     public static final byte TAG_INFO_TRANSIENT_DESELECT_FREE = (byte) 0x86;
     public static final byte TAG_INFO_DATA_AREA = (byte) 0x87;
     public static final byte TAG_INFO_BUFFERS = (byte) 0x88;
+    public static final byte TAG_INFO_ALGORITHMS = (byte) 0x89;
 
     public static final byte LIFECYCLE_INSTALLED = (byte) 0x1;
     public static final byte LIFECYCLE_ISSUED = (byte) 0x7;
@@ -59,6 +60,11 @@ public final class Proto {
     public static final short CAP_SELF_ISSUANCE = (short) 0x10;
     public static final short CAP_IDENTITY = (short) 0x20;
     public static final short CAP_REMOTE_UPDATE = (short) 0x40;
+    public static final short ALGO_AES_CBC = (short) 0x1;
+    public static final short ALGO_AES_ECB = (short) 0x2;
+    public static final short ALGO_SHA256 = (short) 0x4;
+    public static final short ALGO_ECDSA_SHA256 = (short) 0x8;
+    public static final short ALGO_ECDH_PLAIN = (short) 0x10;
     public static final short DEFAULT_PAGE_SIZE = (short) 0x80;
     public static final short DEFAULT_PAGE_COUNT = (short) 0x20;
     public static final short MAX_PAGE_COUNT = (short) 0x200;
