@@ -53,6 +53,17 @@ def test_nonconforming_fixture_is_rejected_naming_class_method_and_violation(fix
     assert any("java.lang.StringBuilder is not in the Java Card API" in f for f in found), found
 
 
+def test_allocation_reachable_from_process_is_rejected_with_its_call_chain(fixture_classes: Path) -> None:
+    _, violations = jc_subset.check_dir(fixture_classes)
+    scratch = [str(v) for v in violations if v.cls == "cardsmith/fixture/ScratchPerCommand"]
+    # The helper's array is reported with the chain from process(); the constructor's transient array
+    # (made at install) is not.
+    assert scratch == [
+        "cardsmith.fixture.ScratchPerCommand.scratch()[B (line 27): allocates after install (new array), "
+        "reached from ScratchPerCommand.scratch <- ScratchPerCommand.process"
+    ]
+
+
 def test_command_line_exit_status_and_messages(fixture_classes: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert jc_subset.main([str(fixture_classes)]) == 1
     err = capsys.readouterr().err

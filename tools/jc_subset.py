@@ -8,8 +8,9 @@ int/long/float/double/char/String in field, method and local-variable types (loc
 `ant compile` uses); long/float/double/char/int-array bytecodes, monitors, invokedynamic (lambdas, string
 concatenation), multi-dimensional arrays; String, long, float and double constants and int constants
 outside the short range; and references to anything outside the Java Card API (java.util, String,
-StringBuilder, Math, System, ...). Each violation names class, method (or field), source line and what is
-wrong.
+StringBuilder, Math, System, ...); and allocation after install: `new`, arrays, transient arrays, keys or
+algorithm instances in anything process/select/deselect reach (each would leak persistent memory per
+command on a card). Each violation names class, method (or field), source line and what is wrong.
 
 It is not a substitute for the converter: it does not translate bytecode, assign tokens, check the export
 files of the target API version, nor prove that an int intermediate cannot change a short result. See
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import struct
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -257,8 +259,8 @@ def check_class(cf: ClassFile) -> list[Violation]:
     return list(dict.fromkeys(out))  # one line per distinct violation and place
 
 
-def _check_code(cf: ClassFile, member: str, code: bytes) -> list[Violation]:
-    out: list[Violation] = []
+def _code_parts(cf: ClassFile, code: bytes) -> tuple[bytes, dict[str, bytes]]:
+    """The bytecode of a Code attribute and its own attributes (line numbers, local variables)."""
     (code_len,) = struct.unpack_from(">I", code, 4)
     body = code[8 : 8 + code_len]
     pos = 8 + code_len
@@ -271,6 +273,32 @@ def _check_code(cf: ClassFile, member: str, code: bytes) -> list[Violation]:
         a_name, a_len = struct.unpack_from(">HI", code, pos)
         attrs[cf.utf8(a_name)] = code[pos + 6 : pos + 6 + a_len]
         pos += 6 + a_len
+    return body, attrs
+
+
+def _instructions(body: bytes) -> Iterator[tuple[int, int]]:
+    """(pc, opcode) of every instruction."""
+    pc = 0
+    while pc < len(body):
+        op = body[pc]
+        yield pc, op
+        if op in (0xAA, 0xAB):  # tableswitch / lookupswitch: 4-byte aligned operands
+            base = pc + 1 + (-(pc + 1) % 4)
+            if op == 0xAA:
+                low, high = struct.unpack_from(">ii", body, base + 4)
+                pc = base + 12 + 4 * (high - low + 1)
+            else:
+                (npairs,) = struct.unpack_from(">i", body, base + 4)
+                pc = base + 8 + 8 * npairs
+        elif op == 0xC4:  # wide
+            pc += 6 if body[pc + 1] == 0x84 else 4
+        else:
+            pc += 1 + _OPERANDS.get(op, 0)
+
+
+def _check_code(cf: ClassFile, member: str, code: bytes) -> list[Violation]:
+    out: list[Violation] = []
+    body, attrs = _code_parts(cf, code)
     lines = _lines(attrs)
     lvt = attrs.get("LocalVariableTable")
     if lvt:
@@ -281,9 +309,7 @@ def _check_code(cf: ClassFile, member: str, code: bytes) -> list[Violation]:
             if problem:
                 out.append(Violation(cf.name, member, _line_at(lines, start),
                                      f"local variable '{cf.utf8(name)}' of {problem}"))
-    pc = 0
-    while pc < len(body):
-        op = body[pc]
+    for pc, op in _instructions(body):
         if op in BAD_OPCODES:
             out.append(Violation(cf.name, member, _line_at(lines, pc), f"{BAD_OPCODES[op]} bytecode 0x{op:02X}"))
         if op == 0xBC and body[pc + 1] in NEWARRAY_TYPES:
@@ -294,29 +320,103 @@ def _check_code(cf: ClassFile, member: str, code: bytes) -> list[Violation]:
             problem = _constant_problem(cf, index)
             if problem:
                 out.append(Violation(cf.name, member, _line_at(lines, pc), problem))
-        if op in (0xAA, 0xAB):  # tableswitch / lookupswitch: 4-byte aligned operands
-            base = pc + 1 + (-(pc + 1) % 4)
-            if op == 0xAA:
-                low, high = struct.unpack_from(">ii", body, base + 4)
-                pc = base + 12 + 4 * (high - low + 1)
-            else:
-                (npairs,) = struct.unpack_from(">i", body, base + 4)
-                pc = base + 8 + 8 * npairs
-            continue
-        if op == 0xC4:  # wide
-            pc += 6 if body[pc + 1] == 0x84 else 4
-            continue
-        pc += 1 + _OPERANDS.get(op, 0)
     return out
+
+
+# ---------------------------------------------------------------- allocation after install
+
+# Methods the runtime calls for every APDU or selection: nothing they reach may allocate (a card has no
+# garbage collector worth the name, so each allocation is persistent memory lost per command).
+RUNTIME_ENTRY_POINTS = {
+    ("process", "(Ljavacard/framework/APDU;)V"),
+    ("select", "()Z"),
+    ("deselect", "()V"),
+    ("getShareableInterfaceObject", "(Ljavacard/framework/AID;B)Ljavacard/framework/Shareable;"),
+    ("uninstall", "()V"),
+}
+# Platform calls that allocate (objects or transient arrays).
+ALLOCATING_CALLS = {
+    ("javacard/framework/JCSystem", "makeTransientBooleanArray"),
+    ("javacard/framework/JCSystem", "makeTransientByteArray"),
+    ("javacard/framework/JCSystem", "makeTransientShortArray"),
+    ("javacard/framework/JCSystem", "makeTransientObjectArray"),
+    ("javacard/security/KeyBuilder", "buildKey"),
+    ("javacardx/crypto/Cipher", "getInstance"),
+    ("javacard/security/Signature", "getInstance"),
+    ("javacard/security/MessageDigest", "getInstance"),
+    ("javacard/security/KeyAgreement", "getInstance"),
+    ("javacard/security/RandomData", "getInstance"),
+    ("javacard/security/Checksum", "getInstance"),
+}
+_INVOKES = {0xB6, 0xB7, 0xB8, 0xB9}
+
+
+def _member_ref(cf: ClassFile, index: int) -> tuple[str, str, str]:
+    _tag, owner, nat = cf.cp[index]
+    return cf.class_name(owner), cf.utf8(cf.cp[nat][1]), cf.utf8(cf.cp[nat][2])
+
+
+def check_allocations(classes: list[ClassFile]) -> list[Violation]:
+    """Allocations reachable from the runtime's per-APDU entry points, with the call chain that reaches them."""
+    methods: dict[tuple[str, str, str], tuple[ClassFile, bytes]] = {}
+    for cf in classes:
+        for m in cf.methods:
+            if "Code" in m["attrs"]:
+                methods[(cf.name, m["name"], m["desc"])] = (cf, m["attrs"]["Code"])
+    by_signature: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for key in methods:
+        by_signature.setdefault((key[1], key[2]), []).append(key)
+
+    parent: dict[tuple[str, str, str], tuple[str, str, str] | None] = {
+        key: None for key in methods if (key[1], key[2]) in RUNTIME_ENTRY_POINTS
+    }
+    queue = list(parent)
+    out: list[Violation] = []
+    while queue:
+        key = queue.pop(0)
+        cf, code = methods[key]
+        body, attrs = _code_parts(cf, code)
+        lines = _lines(attrs)
+        chain = _chain(parent, key)
+        member = f"{key[1]}{key[2]}"
+        for pc, op in _instructions(body):
+            what = None
+            if op in (0xBB, 0xBC, 0xBD, 0xC5):
+                what = {0xBB: "new object", 0xBC: "new array", 0xBD: "new array", 0xC5: "new array"}[op]
+                if op in (0xBB, 0xBD):
+                    what += f" {cf.class_name(struct.unpack_from('>H', body, pc + 1)[0]).replace('/', '.')}"
+            elif op in _INVOKES:
+                owner, name, desc = _member_ref(cf, struct.unpack_from(">H", body, pc + 1)[0])
+                if (owner, name) in ALLOCATING_CALLS:
+                    what = f"{owner.rsplit('/', 1)[-1]}.{name}"
+                callees = [(owner, name, desc)] if op in (0xB7, 0xB8) else by_signature.get((name, desc), [])
+                for callee in callees:
+                    if callee in methods and callee not in parent:
+                        parent[callee] = key
+                        queue.append(callee)
+            if what:
+                out.append(Violation(cf.name, member, _line_at(lines, pc),
+                                     f"allocates after install ({what}), reached from {chain}"))
+    return out
+
+
+def _chain(parent: dict, key: tuple[str, str, str]) -> str:
+    names = []
+    node = key
+    while node is not None:
+        names.append(f"{node[0].rsplit('/', 1)[-1]}.{node[1]}")
+        node = parent[node]
+    return " <- ".join(names)
 
 
 def check_dir(classes: Path) -> tuple[int, list[Violation]]:
     """(number of classes read, violations) for every .class under classes."""
-    files = sorted(classes.rglob("*.class"))
+    parsed = [ClassFile(path.read_bytes()) for path in sorted(classes.rglob("*.class"))]
     violations: list[Violation] = []
-    for path in files:
-        violations.extend(check_class(ClassFile(path.read_bytes())))
-    return len(files), violations
+    for cf in parsed:
+        violations.extend(check_class(cf))
+    violations.extend(check_allocations(parsed))
+    return len(parsed), violations
 
 
 def main(argv: list[str] | None = None) -> int:
