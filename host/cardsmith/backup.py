@@ -9,6 +9,7 @@ Restore: per backup of the chain (full, then its differentials in order): RESTOR
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,7 +133,7 @@ def backup(card: Card, catalogue: Catalogue, directory: Path, kind: str = "auto"
     atomic_write(path, data)
     entry = Entry(header.card_id.hex().upper(), header.seq, _now(), header.type_name, header.key_version,
                   header.prev_hash.hex(), blob.chain_hash.hex(), len(blob.pages), len(records), len(data),
-                  str(path), "stored")
+                  hashlib.sha256(data).hexdigest(), str(path), "stored")
     catalogue.add(entry)  # committed before the card may forget its dirty pages
     confirmed = card.call("END_SESSION", p1=1, ne=32)
     if confirmed != blob.chain_hash:
@@ -141,11 +142,16 @@ def backup(card: Card, catalogue: Catalogue, directory: Path, kind: str = "auto"
     return catalogue.get(entry.card_id, entry.seq) or entry
 
 
-def load(entry: Entry) -> BackupBlob:
+def load(entry: Entry, *, check_digest: bool = False) -> BackupBlob:
+    """The backup file of a catalogue entry. With ``check_digest``, a file changed since it was catalogued
+    is refused here (otherwise the card refuses it at restore)."""
     try:
         data = Path(entry.path).read_bytes()
     except OSError as exc:
         raise BadDataError(f"backup {entry.backup_id}: its file {entry.path} cannot be read ({exc.strerror})") from exc
+    if check_digest and hashlib.sha256(data).hexdigest() != entry.digest:
+        raise BadDataError(f"backup {entry.backup_id}: the file {entry.path} differs from what was catalogued "
+                           "(damaged or tampered with); export a good copy from another station and import it")
     return BackupBlob.decode(data)
 
 
@@ -268,5 +274,22 @@ def verify_chain_links(blobs: list[BackupBlob]) -> None:
             raise BadDataError(f"broken chain: {nxt.backup_id} does not follow {prev.backup_id}")
 
 
-__all__ = ["ZERO_HASH", "BackupState", "backup", "backup_state", "chain_for", "default_dir", "discard_unfinished",
-           "find", "latest", "load", "open_catalogue", "reconcile", "restore_blob", "restore_chain"]
+
+def import_file(catalogue: Catalogue, directory: Path, source: Path) -> Entry:
+    """Copies a backup file into the store and catalogues it as ``complete`` (the card checks it at restore)."""
+    try:
+        raw = Path(source).read_bytes()
+    except OSError as exc:
+        raise BadDataError(f"{source}: cannot read ({exc.strerror})") from exc
+    blob = BackupBlob.decode(raw)
+    h = blob.header
+    existing = catalogue.get(h.card_id.hex().upper(), h.seq)
+    if existing and existing.hash != blob.chain_hash.hex():
+        raise BadDataError(f"{source}: the catalogue already holds a different backup {blob.backup_id}")
+    path = directory / h.card_id.hex().upper() / f"{h.seq:08d}-{h.type_name}.csb"
+    atomic_write(path, raw)
+    entry = Entry(h.card_id.hex().upper(), h.seq, _now(), h.type_name, h.key_version, h.prev_hash.hex(),
+                  blob.chain_hash.hex(), len(blob.pages), len(blob.records), len(raw),
+                  hashlib.sha256(raw).hexdigest(), str(path), "complete")
+    catalogue.add(entry)
+    return entry

@@ -31,6 +31,7 @@ class Entry:
     pages: int
     records: int
     size: int  # bytes of the file
+    digest: str  # SHA-256 of the file, hex: a changed file is noticed without a card
     path: str
     state: str
 
@@ -54,11 +55,11 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS backups (
     card_id TEXT NOT NULL, seq INTEGER NOT NULL, created TEXT NOT NULL, type TEXT NOT NULL,
     key_version INTEGER NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, pages INTEGER NOT NULL,
-    records INTEGER NOT NULL, size INTEGER NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL,
+    records INTEGER NOT NULL, size INTEGER NOT NULL, digest TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (card_id, seq)
 );
 """
-COLUMNS = "card_id, seq, created, type, key_version, prev_hash, hash, pages, records, size, path, state"
+COLUMNS = "card_id, seq, created, type, key_version, prev_hash, hash, pages, records, size, digest, path, state"
 
 
 class SqliteCatalogue:
@@ -80,7 +81,7 @@ class SqliteCatalogue:
         if entry.state not in STATES:
             raise ValueError(entry.state)
         with self._db:
-            self._db.execute(f"INSERT OR REPLACE INTO backups ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            self._db.execute(f"INSERT OR REPLACE INTO backups ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                              tuple(asdict(entry).values()))
 
     def set_state(self, card_id: str, seq: int, state: str) -> None:
