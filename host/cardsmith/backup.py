@@ -18,7 +18,16 @@ from . import paths
 from .backup_format import DIFF, FULL, BackupBlob, Header, Record
 from .card import Card
 from .catalogue import Catalogue, Entry, SqliteCatalogue
-from .errors import BadDataError, CardRefusedError, CardsmithError, IntegrityError, ProtocolError, UsageError
+from .errors import (
+    BadDataError,
+    CardRefusedError,
+    CardsmithError,
+    IntegrityError,
+    NotFoundError,
+    ProtocolError,
+    UsageError,
+    WrongStateError,
+)
 from .fileio import atomic_write
 from .protocol import CONST, TAG
 
@@ -84,19 +93,14 @@ def _abort_quietly(card: Card) -> None:
         pass
 
 
-def backup(card: Card, catalogue: Catalogue, directory: Path, kind: str = "auto",
-           progress: Progress | None = None) -> Entry:
-    """Takes a backup (``full``, ``diff``, or ``auto``: differential when the card has a chain)."""
-    state = backup_state(card)
-    reconcile(catalogue, state)
+def _explain(state: BackupState, kind: str) -> None:
+    """Raises the UsageError that says why the card cannot start a ``kind`` backup now, if it cannot."""
     if not state.common_key:
         raise UsageError("this card has no card-common key (LOAD_COMMON_KEY at personalisation), so it cannot "
                          "wrap its backup key: personalise it first")
     if state.restore_pending:
         raise UsageError("a restore onto this card stopped half way: finish it first (`cardsmith restore` again), "
                          "or give it up with `cardsmith restore --discard-unfinished`")
-    if kind == "auto":
-        kind = "diff" if state.chain else "full"
     if kind == "diff":
         if not state.chain:
             raise UsageError("this card has no completed backup to build a differential on (none yet, or a restore "
@@ -104,9 +108,38 @@ def backup(card: Card, catalogue: Catalogue, directory: Path, kind: str = "auto"
         if state.dirty_pages == 0:
             raise UsageError(f"nothing changed since backup {state.card_hex}-{state.last_seq}: "
                              "no differential needed")
-    if state.session:
-        _abort_quietly(card)  # a session left by an interrupted command of this connection
-    header = Header.parse(card.call("BACKUP", p1=FULL if kind == "full" else DIFF, ne=512))
+
+
+def _begin(card: Card, catalogue: Catalogue, kind: str) -> Header:
+    """BACKUP. With an explicit kind the card is asked straight away (one exchange less on the wire); GET INFO
+    is read only to choose the kind, to explain a refusal, or to settle earlier unconfirmed backups."""
+    state = None
+    if kind == "auto":
+        state = backup_state(card)
+        kind = "diff" if state.chain else "full"
+    p1 = FULL if kind == "full" else DIFF
+    for attempt in range(2):
+        if state is not None:
+            _explain(state, kind)
+            if state.session:
+                _abort_quietly(card)  # a session left open by an interrupted command on this connection
+        try:
+            header = Header.parse(card.call("BACKUP", p1=p1, ne=512))
+            break
+        except (WrongStateError, NotFoundError):
+            if attempt:
+                raise
+            state = backup_state(card)
+    card_hex = header.card_id.hex().upper()
+    if any(e.state == "stored" for e in catalogue.entries(card_hex)):
+        reconcile(catalogue, state if state and not state.session else backup_state(card))
+    return header
+
+
+def backup(card: Card, catalogue: Catalogue, directory: Path, kind: str = "auto",
+           progress: Progress | None = None) -> Entry:
+    """Takes a backup (``full``, ``diff``, or ``auto``: differential when the card has a chain)."""
+    header = _begin(card, catalogue, kind)
     records: list[Record] = []
     final = b""
     try:
@@ -135,9 +168,7 @@ def backup(card: Card, catalogue: Catalogue, directory: Path, kind: str = "auto"
                   header.prev_hash.hex(), blob.chain_hash.hex(), len(blob.pages), len(records), len(data),
                   hashlib.sha256(data).hexdigest(), str(path), "stored")
     catalogue.add(entry)  # committed before the card may forget its dirty pages
-    confirmed = card.call("END_SESSION", p1=1, ne=32)
-    if confirmed != blob.chain_hash:
-        raise ProtocolError("the card confirmed a different backup hash than the one stored")
+    card.call("END_SESSION", p1=1, expect_data=False)
     catalogue.set_state(entry.card_id, entry.seq, "complete")
     return catalogue.get(entry.card_id, entry.seq) or entry
 
