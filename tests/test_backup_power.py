@@ -8,6 +8,7 @@ differential still holds the pages the broken backup did not confirm, and a new 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def skip_tears_over_pcsc(transport_kind: str, how: str) -> None:
     """A tear drops the simulator's vpcd link; pcscd needs about a second to see the card leave and come
     back, and a reset inside that window loses the reader for the rest of the session (foundation issue,
     reported). The tear loops therefore run on the direct transport (same applet code); PC/SC gets the pulls."""
-    if transport_kind == "pcsc" and how == "tear":
+    if transport_kind == "pcsc" and how == "tear" and not os.environ.get("CARDSMITH_PCSC_TEARS"):
         pytest.skip("tear loops run on the sim transport; PC/SC runs the pull-before/pull-after loops")
 
 
