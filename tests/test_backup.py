@@ -11,6 +11,7 @@ from cardsmith import backup as bk
 from cardsmith import data, errors
 from cardsmith.backup_format import open_backup
 from cardsmith.card import Card
+from cardsmith.protocol import INS
 
 pytestmark = pytest.mark.card
 
@@ -102,6 +103,8 @@ def test_restore_onto_replacement_card(card_pair: tuple[Card, Card], store: Stor
     blobs = [bk.load(e) for e in chain]
     with pytest.raises(errors.UsageError, match="use --onto-new-card"):
         bk.restore_chain(new, blobs)
+    with pytest.raises(errors.IntegrityError):  # the card checks the card id itself
+        new.call("RESTORE", p1=0, data=blobs[0].header.raw)
     bk.restore_chain(new, blobs, onto_new=True)
     assert [(r.id, r.first_page, r.page_count, r.value) for r in data.regions(new)] == \
         [(1, 0, 24, False), (2, 24, 4, True), (3, 28, 4, False)]
@@ -162,3 +165,27 @@ def test_backup_needs_the_common_key_and_a_chain(card: Card, store: Store) -> No
         card.call("BACKUP", p1=2, ne=512)
     entry, _ = store.backup(card)
     assert entry.type == "full"
+
+
+def test_complete_is_sent_only_after_file_and_catalogue_commit(card: Card, store: Store,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    personalise(card)
+    events: list[str] = []
+    real_add = store.catalogue.add
+
+    def add(entry: bk.Entry) -> None:
+        assert Path(entry.path).read_bytes()  # the file is on disk before it is catalogued
+        real_add(entry)
+        events.append("catalogue")
+
+    real_transmit = card.transport.transmit
+
+    def transmit(apdu: bytes) -> bytes:
+        if apdu[1] == INS["END_SESSION"]:
+            events.append("complete")
+        return real_transmit(apdu)
+
+    monkeypatch.setattr(store.catalogue, "add", add)
+    monkeypatch.setattr(card.transport, "transmit", transmit)
+    entry, _ = store.backup(card, "full")
+    assert events == ["catalogue", "complete"] and entry.state == "complete"

@@ -49,6 +49,8 @@ def test_cli_backup_restore_and_catalogue(card_pair: tuple[Card, Card], use, cap
     assert run(capsys, "data", "write", "1", "--text", "hello card")[0] == 0
     code, out, _ = run(capsys, "--json", "data", "read", "1", "--length", "10")
     assert code == 0 and bytes.fromhex(json.loads(out)["hex"]) == b"hello card"
+    code, out, _ = run(capsys, "--json", "backups", "status")
+    assert json.loads(out)["dirty_pages"] == 1 and json.loads(out)["last_backup"] is None
     code, out, _ = run(capsys, "--json", "backup")
     full = json.loads(out)
     assert code == 0 and full["type"] == "full" and full["state"] == "complete"

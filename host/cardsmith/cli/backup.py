@@ -102,7 +102,28 @@ def restore(settings: Settings, backup_id: str | None, latest: bool, onto_new_ca
 
 @click.group()
 def backups() -> None:
-    """The backup catalogue: list, show, verify, export, import."""
+    """The backup catalogue (list, show, verify, export, import) and the card's backup state (status)."""
+
+
+@backups.command()
+@pass_settings
+def status(settings: Settings) -> None:
+    """The card's backup state: family key version, chain, dirty pages, unfinished restore."""
+    from .. import backup as bk
+
+    with settings.open_card() as card:
+        st = bk.backup_state(card)
+    info = {"card_id": st.card_hex, "common_key_version": st.key_version if st.common_key else None,
+            "last_backup": f"{st.card_hex}-{st.last_seq}" if st.last_seq else None, "chain": st.chain,
+            "dirty_pages": st.dirty_pages, "restore_unfinished": st.restore_pending, "session_open": st.session}
+    lines = [f"card {st.card_hex}",
+             f"family key     {('version ' + str(st.key_version)) if st.common_key else 'none (not personalised)'}",
+             f"last backup    {info['last_backup'] or 'none'}"
+             + ("" if st.chain else "  (next backup is full)"),
+             f"changed pages  {st.dirty_pages} of {st.page_count}"]
+    if st.restore_pending:
+        lines.append("RESTORE UNFINISHED: run `cardsmith restore` again, or `cardsmith restore --discard-unfinished`")
+    settings.emit(info, "\n".join(lines))
 
 
 @backups.command("list")
