@@ -189,3 +189,25 @@ def test_complete_is_sent_only_after_file_and_catalogue_commit(card: Card, store
     monkeypatch.setattr(card.transport, "transmit", transmit)
     entry, _ = store.backup(card, "full")
     assert events == ["catalogue", "complete"] and entry.state == "complete"
+
+
+def test_differentials_of_every_record_size(card: Card, store: Store) -> None:
+    """1 to 8 changed pages: every residue of the record MAC input, and records of 1..7 pages plus a second."""
+    personalise(card)
+    store.backup(card, "full")
+    page = 0
+    for k in range(1, 9):
+        changed = list(range(page, page + k))
+        for p in changed:
+            write_page(card, p % 32, k)
+        page += k
+        _, blob = store.backup(card, "diff")
+        assert sorted(blob.pages) == sorted({p % 32 for p in changed})
+        assert set(open_backup(blob, COMMON_KEY)) == set(blob.pages)
+    expected = snapshot(card)
+    data.write(card, 1, 0, bytes(100))
+    chain = bk.chain_for(store.catalogue, bk.latest(store.catalogue, bk.backup_state(card).card_hex))
+    assert len(chain) == 9
+    bk.restore_chain(card, [bk.load(e) for e in chain])
+    got = snapshot(card)
+    assert got[1] == expected[1] and got[3] == expected[3]

@@ -34,3 +34,19 @@ def test_kdf_is_cmac_counter_mode() -> None:
 def test_cbc_round_trip() -> None:
     iv = bytes(range(16))
     assert aes_cbc_decrypt(NIST_KEY, iv, aes_cbc_encrypt(NIST_KEY, iv, NIST_MSG)) == NIST_MSG
+
+
+def test_applet_cmac_and_kdf_match_the_vectors_and_the_mirror() -> None:
+    """The applet's own Cmac/Kdf classes (test build harness CmacVectors, one JVM for this one test)."""
+    import subprocess
+
+    from cardsmith.paths import repo_root
+    from cardsmith.simulator import classpath, java
+
+    out = subprocess.run([java(), "-cp", classpath("test"), "cardsmith.applet.CmacVectors"], capture_output=True,
+                         text=True, timeout=120, cwd=repo_root(), check=True).stdout.splitlines()
+    lines = [line.split() for line in out if line.startswith(("cmac ", "sweep ", "kdf "))]
+    assert [w[2] for w in lines if w[0] == "cmac"] == ["ok"] * 4
+    sweep = {int(w[1]): w[2] for w in lines if w[0] == "sweep"}
+    assert sweep == {n: cmac(NIST_KEY, NIST_MSG[:n]).hex() for n in range(65)}
+    assert [w[1] for w in lines if w[0] == "kdf"] == [kdf(NIST_KEY, b"BENC", b"context").hex()]

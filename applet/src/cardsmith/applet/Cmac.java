@@ -92,7 +92,9 @@ final class Cmac {
         } else {
             k = K2;
             w[(short) (BUF + n[0])] = (byte) 0x80;
-            Util.arrayFillNonAtomic(w, (short) (BUF + n[0] + 1), (short) (BLOCK - n[0] - 1), (byte) 0);
+            for (short i = (short) (n[0] + 1); i < BLOCK; i++) {
+                w[(short) (BUF + i)] = 0; // a loop, not arrayFillNonAtomic: 15 buffered bytes leave none to fill
+            }
         }
         for (short i = 0; i < BLOCK; i++) {
             w[(short) (BUF + i)] ^= w[(short) (k + i)];
