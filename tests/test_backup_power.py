@@ -36,7 +36,7 @@ class Pulling:
         if self.left == 0:
             if self.delivered:
                 self.inner.transmit(apdu)
-            self.inner.reset()  # the card loses power: its session state is gone
+            # the card loses power: interrupted() power-cycles it (card.reset) before anything else is sent
             raise errors.CardRemovedError("card pulled (test)")
         self.left -= 1
         return self.inner.transmit(apdu)
