@@ -16,6 +16,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apdu": ("cardsmith.cli.basic:apdu", "Send raw APDUs given in hex (like `opensc-tool -s`)."),
     "sim": ("cardsmith.cli.sim:sim", "Start, inspect and stop the simulated cards (jCardSim)."),
     # backup and restore
+    "backup": ("cardsmith.cli.backup:backup", "Back up the card's data area, encrypted by the card (full or diff)."),
+    "restore": ("cardsmith.cli.backup:restore", "Restore a backup chain onto this card or a replacement card."),
+    "backups": ("cardsmith.cli.backup:backups", "The backup catalogue: list, show, verify, export, import."),
+    "data": ("cardsmith.cli.backup:data", "The card's data area: regions, read, write, define."),
     # duplication and files
     # self-issuance
 }

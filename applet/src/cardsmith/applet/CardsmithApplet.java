@@ -30,7 +30,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     private static final short IO_CHAIN_P2 = 4; // P2 of the chain in progress, -1 when none
     private static final short IO_SLOTS = 5;
 
-    private static final short CAPABILITIES = (short) (Proto.CAP_EXTENDED_LENGTH | Proto.CAP_CHAINING);
+    private static final short CAPABILITIES = (short) (Proto.CAP_EXTENDED_LENGTH | Proto.CAP_CHAINING
+            | Proto.CAP_BACKUP);
 
     private final byte[] cardId;
     /** Persistent state bytes, written through Tx: STATE_LIFECYCLE. */
@@ -39,6 +40,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     private static final short STATE_SIZE = 1;
     private final DataArea dataArea;
     private final Algorithms algorithms;
+    private final Backup backup;
 
     /** Reassembled command data (chained or extended). */
     private final byte[] cmd;
@@ -74,6 +76,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         algorithms.random().generateData(cardId, (short) 0, Proto.CARD_ID_LENGTH);
         state = new byte[STATE_SIZE];
         state[STATE_LIFECYCLE] = Proto.LIFECYCLE_INSTALLED;
+        backup = new Backup(this);
     }
 
     public void deselect() {
@@ -238,6 +241,15 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
                 return 0;
             case Proto.INS_TEST_FAULT:
                 return Faults.command(p1, p2);
+            case Proto.INS_DEFINE_REGION:
+            case Proto.INS_WRITE_DATA:
+            case Proto.INS_READ_DATA:
+            case Proto.INS_LOAD_COMMON_KEY:
+            case Proto.INS_BACKUP:
+            case Proto.INS_RESTORE:
+            case Proto.INS_TRANSFER:
+            case Proto.INS_END_SESSION:
+                return backup.dispatch(ins, p1, p2, in, inOff, inLen);
             default:
                 ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
                 return 0;
@@ -277,6 +289,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         off = Util.setShort(rsp, off, dataArea.pageSize());
         off = Util.setShort(rsp, off, dataArea.pageCount());
         off = Tlv.putShort(rsp, off, Proto.TAG_INFO_ALGORITHMS, algorithms.available());
+        off = backup.putInfo(rsp, off);
         off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_BUFFERS, (short) 4);
         off = Util.setShort(rsp, off, Proto.COMMAND_BUFFER_SIZE);
         off = Util.setShort(rsp, off, Proto.RESPONSE_BUFFER_SIZE);

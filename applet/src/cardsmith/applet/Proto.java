@@ -16,6 +16,14 @@ public final class Proto {
     public static final byte INS_ECHO = (byte) 0x32;
     public static final byte INS_CLOSE_PERSONALISATION = (byte) 0x3C;
     public static final byte INS_TEST_FAULT = (byte) 0x3E;
+    public static final byte INS_DEFINE_REGION = (byte) 0x40;
+    public static final byte INS_WRITE_DATA = (byte) 0x42;
+    public static final byte INS_READ_DATA = (byte) 0x44;
+    public static final byte INS_LOAD_COMMON_KEY = (byte) 0x46;
+    public static final byte INS_BACKUP = (byte) 0x48;
+    public static final byte INS_RESTORE = (byte) 0x4A;
+    public static final byte INS_TRANSFER = (byte) 0x4C;
+    public static final byte INS_END_SESSION = (byte) 0x4E;
     public static final byte INS_GET_RESPONSE = (byte) 0xC0;
 
     public static final short SW_BYTES_REMAINING = (short) 0x6100;
@@ -49,6 +57,7 @@ public final class Proto {
     public static final byte TAG_INFO_DATA_AREA = (byte) 0x87;
     public static final byte TAG_INFO_BUFFERS = (byte) 0x88;
     public static final byte TAG_INFO_ALGORITHMS = (byte) 0x89;
+    public static final byte TAG_INFO_BACKUP = (byte) 0x8E;
 
     public static final byte LIFECYCLE_INSTALLED = (byte) 0x1;
     public static final byte LIFECYCLE_ISSUED = (byte) 0x7;
@@ -69,6 +78,22 @@ public final class Proto {
     public static final short DEFAULT_PAGE_COUNT = (short) 0x20;
     public static final short MAX_PAGE_COUNT = (short) 0x200;
     public static final short CARD_ID_LENGTH = (short) 0x8;
+    public static final short MAX_REGIONS = (short) 0x10;
+    public static final byte REGION_FLAG_VALUE = (byte) 0x1;
+    public static final byte REGION_FLAG_RESTORED = (byte) 0x2;
+    public static final byte REGION_FLAG_ZERO_PENDING = (byte) 0x4;
+    public static final byte REGION_FLAG_TOUCHED = (byte) 0x8;
+    public static final short COMMON_KEY_LENGTH = (short) 0x10;
+    public static final byte BACKUP_TYPE_FULL = (byte) 0x1;
+    public static final byte BACKUP_TYPE_DIFF = (byte) 0x2;
+    public static final short BACKUP_HEADER_LENGTH = (short) 0x11A;
+    public static final byte BACKUP_STATE_COMMON_KEY = (byte) 0x1;
+    public static final byte BACKUP_STATE_CHAIN = (byte) 0x2;
+    public static final byte BACKUP_STATE_RESTORE_PENDING = (byte) 0x4;
+    public static final byte BACKUP_STATE_SESSION = (byte) 0x8;
+    public static final byte RESTORE_STEP_MORE = (byte) 0x0;
+    public static final byte RESTORE_STEP_VERIFIED = (byte) 0x1;
+    public static final byte RESTORE_STEP_APPLIED = (byte) 0x2;
 
     private Proto() {
     }

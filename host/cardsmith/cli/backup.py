@@ -1,0 +1,328 @@
+"""cardsmith backup, restore, backups list|show|verify|export|import, data regions|read|write|define|load-common-key."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from ..errors import BadDataError, UsageError
+from .context import Settings, pass_settings
+
+dir_option = click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+                          envvar="CARDSMITH_BACKUP_DIR",
+                          help="Backup folder and catalogue (default: $CARDSMITH_HOME/backups).")
+
+
+def _dir(directory: Path | None) -> Path:
+    from ..backup import default_dir
+
+    return directory or default_dir()
+
+
+@contextlib.contextmanager
+def _progress(settings: Settings, label: str) -> Iterator:
+    """A progress callback drawing a bar on stderr (none with --json)."""
+    if settings.as_json:
+        yield None
+        return
+    bar = click.progressbar(length=1000, label=label, file=sys.stderr)
+    state = {"shown": 0}
+
+    def update(done: int, total: int) -> None:
+        target = done * 1000 // max(total, 1)
+        bar.update(target - state["shown"])
+        state["shown"] = target
+
+    with bar:
+        yield update
+
+
+@click.command()
+@click.option("--full", "kind", flag_value="full", help="Back up every page.")
+@click.option("--diff", "kind", flag_value="diff", help="Back up the pages changed since the last backup.")
+@dir_option
+@pass_settings
+def backup(settings: Settings, kind: str | None, directory: Path | None) -> None:
+    """Back up the card's data area, encrypted by the card (differential when a chain exists)."""
+    from .. import backup as bk
+
+    root = _dir(directory)
+    catalogue = bk.open_catalogue(root)
+    with settings.open_card() as card, _progress(settings, "backup") as progress:
+        entry = bk.backup(card, catalogue, root, kind or "auto", progress)
+    settings.emit(entry.as_json(), f"backup {entry.backup_id}: {entry.type}, {entry.pages} pages in "
+                  f"{entry.records} records, {entry.size} bytes -> {entry.path}")
+
+
+@click.command()
+@click.argument("backup_id", required=False)
+@click.option("--latest", is_flag=True, help="The latest backup of the card (the default without BACKUP_ID).")
+@click.option("--onto-new-card", is_flag=True, help="Restore onto a replacement card of the same family.")
+@click.option("--from-card", metavar="CARD_ID", help="With --latest --onto-new-card: the lost card's id.")
+@click.option("--discard-unfinished", is_flag=True,
+              help="Give up a restore that stopped half way (zeroes the regions it touched).")
+@dir_option
+@pass_settings
+def restore(settings: Settings, backup_id: str | None, latest: bool, onto_new_card: bool, from_card: str | None,
+            discard_unfinished: bool, directory: Path | None) -> None:
+    """Restore a backup chain (full + its differentials, in order) onto this card or a replacement."""
+    from .. import backup as bk
+
+    catalogue = bk.open_catalogue(_dir(directory))
+    with settings.open_card() as card:
+        if discard_unfinished:
+            bk.discard_unfinished(card)
+            settings.emit({"discarded": True}, "unfinished restore given up: the regions it touched are zeroed")
+            return
+        state = bk.backup_state(card)
+        if backup_id and latest:
+            raise UsageError("give either BACKUP_ID or --latest, not both")
+        if backup_id:
+            target = bk.find(catalogue, backup_id)
+        else:
+            source = (from_card or state.card_hex).upper()
+            if onto_new_card and not from_card:
+                raise UsageError("--onto-new-card --latest needs --from-card ID (the lost card's id; "
+                                 "`cardsmith backups list` shows the cards)")
+            target = bk.latest(catalogue, source)
+        chain = bk.chain_for(catalogue, target)
+        blobs = [bk.load(e) for e in chain]
+        with _progress(settings, "restore") as progress:
+            bk.restore_chain(card, blobs, onto_new=onto_new_card, progress=progress)
+    ids = [e.backup_id for e in chain]
+    settings.emit({"restored": ids, "card_id": state.card_hex},
+                  f"restored {' + '.join(ids)} onto card {state.card_hex}; value regions zero themselves "
+                  "before their first use; the next backup of this card is a full one")
+
+
+@click.group()
+def backups() -> None:
+    """The backup catalogue (list, show, verify, export, import) and the card's backup state (status)."""
+
+
+@backups.command()
+@pass_settings
+def status(settings: Settings) -> None:
+    """The card's backup state: family key version, chain, dirty pages, unfinished restore."""
+    from .. import backup as bk
+
+    with settings.open_card() as card:
+        st = bk.backup_state(card)
+    info = {"card_id": st.card_hex, "common_key_version": st.key_version if st.common_key else None,
+            "last_backup": f"{st.card_hex}-{st.last_seq}" if st.last_seq else None, "chain": st.chain,
+            "dirty_pages": st.dirty_pages, "restore_unfinished": st.restore_pending, "session_open": st.session}
+    lines = [f"card {st.card_hex}",
+             f"family key     {('version ' + str(st.key_version)) if st.common_key else 'none (not personalised)'}",
+             f"last backup    {info['last_backup'] or 'none'}"
+             + ("" if st.chain else "  (next backup is full)"),
+             f"changed pages  {st.dirty_pages} of {st.page_count}"]
+    if st.restore_pending:
+        lines.append("RESTORE UNFINISHED: run `cardsmith restore` again, or `cardsmith restore --discard-unfinished`")
+    settings.emit(info, "\n".join(lines))
+
+
+@backups.command("list")
+@click.option("--card", "card_id", help="Only this card's backups.")
+@dir_option
+@pass_settings
+def list_(settings: Settings, card_id: str | None, directory: Path | None) -> None:
+    """List catalogued backups."""
+    from .. import backup as bk
+
+    rows = bk.open_catalogue(_dir(directory)).entries(card_id.upper() if card_id else None)
+    lines = [f"{'id':<28} {'type':<5} {'state':<9} {'pages':>5} {'bytes':>7}  created"]
+    lines += [f"{e.backup_id:<28} {e.type:<5} {e.state:<9} {e.pages:>5} {e.size:>7}  {e.created}" for e in rows]
+    settings.emit([e.as_json() for e in rows], "\n".join(lines) if rows else "no backups catalogued")
+
+
+@backups.command()
+@click.argument("backup_id")
+@dir_option
+@pass_settings
+def show(settings: Settings, backup_id: str, directory: Path | None) -> None:
+    """Show one backup and the chain it belongs to."""
+    from .. import backup as bk
+
+    catalogue = bk.open_catalogue(_dir(directory))
+    entry = bk.find(catalogue, backup_id)
+    chain = bk.chain_for(catalogue, entry)
+    info = {**entry.as_json(), "chain": [e.backup_id for e in chain]}
+    text = "\n".join(f"{k:<12} {v}" for k, v in info.items())
+    settings.emit(info, text)
+
+
+@backups.command()
+@click.argument("backup_id")
+@click.option("--common-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The family's common key (16 bytes, raw or hex): also check every MAC (issuer only).")
+@dir_option
+@pass_settings
+def verify(settings: Settings, backup_id: str, common_key_file: Path | None, directory: Path | None) -> None:
+    """Check a backup and its chain without a card: structure, chain links, and with the key every MAC."""
+    from .. import backup as bk
+    from ..backup_format import open_backup
+
+    catalogue = bk.open_catalogue(_dir(directory))
+    chain = bk.chain_for(catalogue, bk.find(catalogue, backup_id))
+    blobs = [bk.load(e, check_digest=True) for e in chain]
+    for e, b in zip(chain, blobs, strict=True):
+        if b.chain_hash.hex() != e.hash:
+            raise BadDataError(f"backup {e.backup_id}: the file's chain hash differs from the catalogue's")
+    bk.verify_chain_links(blobs)
+    macs = False
+    if common_key_file:
+        raw = common_key_file.read_bytes().strip()
+        key = bytes.fromhex(raw.decode()) if len(raw) == 32 else raw
+        for b in blobs:
+            open_backup(b, key)
+        macs = True
+    ids = [b.backup_id for b in blobs]
+    settings.emit({"ok": True, "chain": ids, "macs_checked": macs},
+                  f"ok: {' + '.join(ids)}" + (" (every MAC checked)" if macs else
+                                               " (structure and chain; MACs need the card or the family key)"))
+
+
+@backups.command()
+@click.argument("backup_id")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@dir_option
+@pass_settings
+def export(settings: Settings, backup_id: str, file: Path, directory: Path | None) -> None:
+    """Copy a backup file out of the catalogue (it stays encrypted)."""
+    from .. import backup as bk
+    from ..fileio import atomic_write
+
+    entry = bk.find(bk.open_catalogue(_dir(directory)), backup_id)
+    atomic_write(file, bk.load(entry).encode())
+    settings.emit({"exported": entry.backup_id, "file": str(file)}, f"exported {entry.backup_id} to {file}")
+
+
+@backups.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@dir_option
+@pass_settings
+def import_(settings: Settings, files: tuple[Path, ...], directory: Path | None) -> None:
+    """Add backup files (from another station or the issuer) to the catalogue."""
+    from .. import backup as bk
+
+    root = _dir(directory)
+    catalogue = bk.open_catalogue(root)
+    done = [bk.import_file(catalogue, root, f).backup_id for f in files]
+    settings.emit({"imported": done}, "\n".join(f"imported {i}" for i in done))
+
+
+# ---------------------------------------------------------------- data
+
+
+@click.group()
+def data() -> None:
+    """The card's data area: regions, reading and writing."""
+
+
+@data.command()
+@pass_settings
+def regions(settings: Settings) -> None:
+    """List the regions with their flags (value, restored, zero-pending, restore-unfinished)."""
+    from .. import data as d
+
+    with settings.open_card() as card:
+        rows = d.regions(card)
+    text = "\n".join(f"region {r.id:<3} pages {r.first_page}-{r.first_page + r.page_count - 1}  "
+                     f"{', '.join(r.flag_names()) or '-'}" for r in rows) or "no regions defined"
+    settings.emit([{"id": r.id, "first_page": r.first_page, "pages": r.page_count, "flags": r.flag_names()}
+                   for r in rows], text)
+
+
+@data.command()
+@click.argument("region", type=click.IntRange(1, 254))
+@click.option("--offset", default=0, type=click.IntRange(0, 32767))
+@click.option("--length", type=click.IntRange(0, 32767), help="Bytes to read (default: the whole region).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the bytes to a file.")
+@pass_settings
+def read(settings: Settings, region: int, offset: int, length: int | None, out: Path | None) -> None:
+    """Read region bytes (hex on stdout, or --out FILE)."""
+    from .. import data as d
+    from ..fileio import atomic_write
+
+    with settings.open_card() as card:
+        r = d.region(card, region)
+        size = r.page_count * card.info().page_size
+        n = size - offset if length is None else length
+        blob = d.read(card, region, offset, n)
+    if out:
+        atomic_write(out, blob)
+        settings.emit({"region": region, "bytes": len(blob), "file": str(out)}, f"{len(blob)} bytes -> {out}")
+    else:
+        settings.emit({"region": region, "offset": offset, "hex": blob.hex().upper()}, blob.hex().upper())
+
+
+@data.command()
+@click.argument("region", type=click.IntRange(1, 254))
+@click.option("--offset", default=0, type=click.IntRange(0, 32767))
+@click.option("--hex", "hex_", help="Bytes in hex.")
+@click.option("--text", help="UTF-8 text.")
+@click.option("--file", "file_", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_settings
+def write(settings: Settings, region: int, offset: int, hex_: str | None, text: str | None,
+          file_: Path | None) -> None:
+    """Write bytes into a region (exactly one of --hex, --text, --file)."""
+    from .. import data as d
+
+    given = [x for x in (hex_, text, file_) if x is not None]
+    if len(given) != 1:
+        raise UsageError("give exactly one of --hex, --text, --file")
+    if hex_ is not None:
+        try:
+            blob = bytes.fromhex("".join(hex_.split()))
+        except ValueError as exc:
+            raise UsageError(f"--hex is not hexadecimal: {hex_!r}") from exc
+    elif text is not None:
+        blob = text.encode()
+    else:
+        blob = file_.read_bytes()  # type: ignore[union-attr]
+    with settings.open_card() as card:
+        d.write(card, region, offset, blob)
+    settings.emit({"region": region, "offset": offset, "bytes": len(blob)},
+                  f"wrote {len(blob)} bytes to region {region} at {offset}")
+
+
+@data.command()
+@click.argument("region", type=click.IntRange(1, 254))
+@click.option("--first-page", required=True, type=click.IntRange(0, 511))
+@click.option("--pages", required=True, type=click.IntRange(1, 512))
+@click.option("--value", is_flag=True, help="A value region: zeroes itself before its first use after a restore.")
+@pass_settings
+def define(settings: Settings, region: int, first_page: int, pages: int, value: bool) -> None:
+    """Define a region (personalisation: lifecycle INSTALLED only)."""
+    from .. import data as d
+
+    with settings.open_card() as card:
+        d.define_region(card, region, first_page, pages, value=value)
+    settings.emit({"region": region}, f"region {region}: pages {first_page}-{first_page + pages - 1}"
+                  + (" (value)" if value else ""))
+
+
+@data.command("load-common-key")
+@click.option("--version", "key_version", required=True, type=click.IntRange(1, 255))
+@click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="16 bytes, raw or hex (default: $CARDSMITH_COMMON_KEY, hex).")
+@pass_settings
+def load_common_key(settings: Settings, key_version: int, key_file: Path | None) -> None:
+    """Load the family's card-common key (personalisation: lifecycle INSTALLED only)."""
+    from .. import data as d
+
+    if key_file:
+        raw = key_file.read_bytes().strip()
+        key = bytes.fromhex(raw.decode()) if len(raw) == 32 else raw
+    elif os.environ.get("CARDSMITH_COMMON_KEY"):
+        key = bytes.fromhex(os.environ["CARDSMITH_COMMON_KEY"])
+    else:
+        raise UsageError("give --key-file or set CARDSMITH_COMMON_KEY (the key is never a command-line argument)")
+    with settings.open_card() as card:
+        d.load_common_key(card, key_version, key)
+    settings.emit({"key_version": key_version}, f"common key version {key_version} loaded")

@@ -1,0 +1,198 @@
+"""Power loss and pulled cards at every step of a backup and of a restore.
+
+Tears inside commands use the test build's TEST_FAULT countdown (docs/developing.md); pulls between
+commands wrap the transport so that the k-th exchange never reaches the card (or its answer never comes
+back) and the card is power-cycled. After each: the card is usable, the catalogue consistent, the next
+differential still holds the pages the broken backup did not confirm, and a new restore finishes a broken one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from backup_helpers import Store, personalise, snapshot, write_page
+from cardsmith import backup as bk
+from cardsmith import data, errors
+from cardsmith.backup_format import BackupBlob
+from cardsmith.card import Card
+
+pytestmark = pytest.mark.card
+CHANGED = [2, 9, 30]
+
+
+class Pulling:
+    """A transport whose card is pulled at the k-th exchange: before it arrives, or after it ran."""
+
+    def __init__(self, inner, after: int, delivered: bool) -> None:  # noqa: ANN001
+        self.inner = inner
+        self.left = after
+        self.delivered = delivered
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if self.left == 0:
+            if self.delivered:
+                self.inner.transmit(apdu)
+            # the card loses power: interrupted() power-cycles it (card.reset) before anything else is sent
+            raise errors.CardRemovedError("card pulled (test)")
+        self.left -= 1
+        return self.inner.transmit(apdu)
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.inner, name)
+
+
+def skip_tears_over_pcsc(transport_kind: str, how: str) -> None:
+    """A tear drops the simulator's vpcd link; pcscd needs about a second to see the card leave and come
+    back, and a reset inside that window loses the reader for the rest of the session (foundation issue,
+    reported). The tear loops therefore run on the direct transport (same applet code); PC/SC gets the pulls."""
+    if transport_kind == "pcsc" and how == "tear" and not os.environ.get("CARDSMITH_PCSC_TEARS"):
+        pytest.skip("tear loops run on the sim transport; PC/SC runs the pull-before/pull-after loops")
+
+
+def arm(card: Card, n: int) -> None:
+    card.call("TEST_FAULT", p1=n >> 8, p2=n & 0xFF, expect_data=False)
+
+
+def disarm(card: Card) -> None:
+    card.call("TEST_FAULT", p1=0xFF, p2=0xFF, expect_data=False)
+
+
+def interrupted(card: Card, run: Callable[[], object], k: int, how: str) -> bool:
+    """Runs ``run`` with a tear (``how`` = "tear", countdown k) or a pull at exchange k; True if cut."""
+    inner = card.transport
+    if how == "tear":
+        arm(card, k)
+    else:
+        card.transport = Pulling(inner, k, how == "pull-after")
+    try:
+        run()
+    except errors.CardRemovedError:
+        card.transport = inner
+        card.reset()
+        return True
+    finally:
+        card.transport = inner
+    if how == "tear":
+        disarm(card)
+    return False
+
+
+def check_after_broken_backup(card: Card, store: Store, base_seq: int) -> bool:
+    """The card and catalogue after an interrupted differential; True once the backup counts as done."""
+    state = bk.backup_state(card)
+    assert not state.session and not state.restore_pending
+    bk.reconcile(store.catalogue, state)
+    entries = store.catalogue.entries(state.card_hex)
+    assert {e.state for e in entries} <= {"complete", "orphaned"}
+    complete = [e for e in entries if e.state == "complete"]
+    assert complete[-1].seq == state.last_seq
+    for e in complete:
+        bk.load(e).check_structure()
+    if state.last_seq == base_seq:
+        assert state.dirty_pages == len(CHANGED)  # nothing confirmed: every changed page still dirty
+        return False
+    assert state.dirty_pages == 0 and bk.load(complete[-1]).pages == CHANGED
+    return True
+
+
+@pytest.mark.parametrize("how", ["tear", "pull-before", "pull-after"])
+def test_backup_interrupted_at_every_step(card: Card, tmp_path: Path, how: str, transport_kind: str) -> None:
+    skip_tears_over_pcsc(transport_kind, how)
+    personalise(card)
+    store = Store(tmp_path)
+    base, _ = store.backup(card, "full")
+    for p in CHANGED:
+        write_page(card, p, 0x77)
+    k = 0
+    while interrupted(card, lambda: bk.backup(card, store.catalogue, store.dir, "diff"), k, how):
+        if check_after_broken_backup(card, store, base.seq):
+            break
+        k += 1
+    else:
+        entry = bk.latest(store.catalogue, bk.backup_state(card).card_hex)
+        assert entry.type == "diff" and bk.load(entry).pages == CHANGED
+    print(f"backup {how}: {k} interruptions")
+    assert k >= 2  # BACKUP, TRANSFER, COMPLETE: each one cut at least once
+    # the chain still restores to what the card holds
+    expected = snapshot(card)
+    chain = bk.chain_for(store.catalogue, bk.latest(store.catalogue, bk.backup_state(card).card_hex))
+    data.write(card, 1, 0, b"\xEE" * 100)
+    bk.restore_chain(card, [bk.load(e) for e in chain])
+    got = snapshot(card)
+    assert got[1] == expected[1] and got[3] == expected[3]
+
+
+def _restore_scene(card: Card, tmp_path: Path) -> tuple[list[BackupBlob], dict[int, bytes]]:
+    personalise(card)
+    store = Store(tmp_path)
+    data.write(card, 1, 0, b"the holder's records " * 100)
+    data.write(card, 3, 0, b"notes")
+    store.backup(card, "full")
+    write_page(card, 5, 0x55)
+    store.backup(card, "diff")
+    chain = bk.chain_for(store.catalogue, bk.latest(store.catalogue, bk.backup_state(card).card_hex))
+    return [bk.load(e) for e in chain], snapshot(card)
+
+
+def _damage(card: Card) -> None:
+    data.write(card, 1, 0, b"\xDD" * 3000)
+    data.write(card, 3, 0, b"\xDD" * 500)
+
+
+@pytest.mark.parametrize("how", ["tear", "pull-before", "pull-after"])
+def test_restore_interrupted_at_every_step(card: Card, tmp_path: Path, how: str, transport_kind: str) -> None:
+    skip_tears_over_pcsc(transport_kind, how)
+    blobs, expected = _restore_scene(card, tmp_path)
+    # Over PC/SC (about 50 ms an exchange through vpcd) one pull in the apply pass stands for the rest;
+    # the direct transport walks every step.
+    k = 9 if transport_kind == "pcsc" else 0
+    start = k
+    saw_pending = False
+    while True:
+        _damage(card)
+        if not interrupted(card, lambda: bk.restore_chain(card, blobs), k, how):
+            break
+        state = bk.backup_state(card)
+        assert not state.session
+        if state.restore_pending:
+            saw_pending = True
+            touched = [r for r in data.regions(card) if r.touched]
+            assert touched
+            for r in touched:  # half-restored regions are refused until a restore completes
+                with pytest.raises(errors.WrongStateError):
+                    data.read(card, r.id, 0, 1)
+                with pytest.raises(errors.WrongStateError):
+                    data.write(card, r.id, 0, b"x")
+            with pytest.raises(errors.UsageError, match="stopped half way"):
+                bk.backup(card, Store(tmp_path / "x").catalogue, tmp_path / "x")
+        bk.restore_chain(card, blobs)  # a new restore finishes the broken one
+        got = snapshot(card)
+        assert got[1] == expected[1] and got[3] == expected[3] and got[2] == bytes(4 * 128)
+        assert not bk.backup_state(card).restore_pending
+        k += 1
+        if transport_kind == "pcsc" and k > start:
+            break
+    got = snapshot(card)
+    assert got[1] == expected[1] and got[3] == expected[3]
+    print(f"restore {how}: {k} interruptions, pending seen: {saw_pending}")
+    assert (k > 10 or transport_kind == "pcsc") and saw_pending
+
+
+def test_unfinished_restore_can_be_discarded(card: Card, tmp_path: Path, transport_kind: str) -> None:
+    skip_tears_over_pcsc(transport_kind, "tear")
+    blobs, _ = _restore_scene(card, tmp_path)
+    _damage(card)
+    assert interrupted(card, lambda: bk.restore_chain(card, blobs[:1]), 5, "tear")
+    assert bk.backup_state(card).restore_pending
+    bk.discard_unfinished(card)
+    state = bk.backup_state(card)
+    assert not state.restore_pending and not state.chain
+    regions = data.regions(card)
+    assert not any(r.touched for r in regions)
+    assert data.read(card, 1, 0, 128) == bytes(128)  # the half-restored region is zeroed, not half old/new
+    with pytest.raises(errors.WrongStateError):
+        bk.discard_unfinished(card)
