@@ -16,8 +16,7 @@ from cardsmith import errors
 from cardsmith.card import Card
 from cardsmith.protocol import PROTOCOL
 from cardsmith.transport.pcsc import PcscTransport
-
-from .conftest import VPCD_READER, PcscRig, fresh_card
+from conftest import VPCD_READER, PcscRig, fresh_card
 
 pytestmark = pytest.mark.pcsc
 
