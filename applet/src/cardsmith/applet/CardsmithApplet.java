@@ -30,7 +30,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     private static final short IO_CHAIN_P2 = 4; // P2 of the chain in progress, -1 when none
     private static final short IO_SLOTS = 5;
 
-    private static final short CAPABILITIES = (short) (Proto.CAP_EXTENDED_LENGTH | Proto.CAP_CHAINING);
+    private static final short CAPABILITIES = (short) (Proto.CAP_EXTENDED_LENGTH | Proto.CAP_CHAINING
+            | Proto.CAP_SELF_ISSUANCE);
 
     private final byte[] cardId;
     /** Persistent state bytes, written through Tx: STATE_LIFECYCLE. */
@@ -39,6 +40,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     private static final short STATE_SIZE = 1;
     private final DataArea dataArea;
     private final Algorithms algorithms;
+    private final Bundle bundle;
 
     /** Reassembled command data (chained or extended). */
     private final byte[] cmd;
@@ -74,6 +76,9 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         algorithms.random().generateData(cardId, (short) 0, Proto.CARD_ID_LENGTH);
         state = new byte[STATE_SIZE];
         state[STATE_LIFECYCLE] = Proto.LIFECYCLE_INSTALLED;
+        short bundleSize = InstallParams.findShort(bArray, off, paramLen, Proto.TAG_INSTALL_BUNDLE_SIZE,
+                Proto.DEFAULT_BUNDLE_SIZE);
+        bundle = new Bundle(this, bundleSize, bArray, off, paramLen);
     }
 
     public void deselect() {
@@ -238,6 +243,12 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
                 return 0;
             case Proto.INS_TEST_FAULT:
                 return Faults.command(p1, p2);
+            case Proto.INS_PUT_BUNDLE:
+            case Proto.INS_START_BUNDLE:
+            case Proto.INS_BUNDLE_STATUS:
+            case Proto.INS_CLEAR_BUNDLE:
+            case Proto.INS_SET_PERSO_KEY:
+                return bundle.dispatch(ins, p1, p2, in, inOff, inLen);
             default:
                 ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
                 return 0;
