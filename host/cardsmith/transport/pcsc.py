@@ -64,14 +64,9 @@ class PcscTransport:
     def __init__(self, reader_name: str) -> None:
         from smartcard.Exceptions import CardConnectionException, NoCardException
 
-        readers = _pyscard()
-        matches = [r for r in readers() if str(r) == reader_name]
-        if not matches:
-            raise ReaderError(f"reader {reader_name!r} disappeared: check the cable and `cardsmith readers`")
         self.name = reader_name
-        self._conn = matches[0].createConnection()
         try:
-            self._conn.connect()
+            self._conn = self._connect()
         except NoCardException as exc:
             raise NoCardError(f"no card in reader {reader_name!r}: insert a card and retry") from exc
         except CardConnectionException as exc:
@@ -81,6 +76,16 @@ class PcscTransport:
             ) from exc
         # Extended length is tried first and dropped by the card layer on 6700 (reader or card without it).
         self.supports_extended = True
+
+    def _connect(self):  # -> smartcard CardConnection
+        """A new connection to the reader's card (a removed card invalidates the old one)."""
+        readers = _pyscard()
+        matches = [r for r in readers() if str(r) == self.name]
+        if not matches:
+            raise ReaderError(f"reader {self.name!r} disappeared: check the cable and `cardsmith readers`")
+        conn = matches[0].createConnection()
+        conn.connect()
+        return conn
 
     def transmit(self, apdu: bytes) -> bytes:
         from smartcard.Exceptions import CardConnectionException
@@ -95,20 +100,24 @@ class PcscTransport:
         return bytes(data) + bytes([sw1, sw2])
 
     def reset(self, wait: float = 10.0) -> bytes:
-        """Resets the card; waits up to ``wait`` seconds for a card that was pulled to be back."""
+        """Power-cycles the card; waits up to ``wait`` seconds for a card that was pulled to be back."""
         import time
 
         from smartcard.scard import SCARD_RESET_CARD
 
         try:
+            self._conn.disconnect(disposition=SCARD_RESET_CARD)
+        except TypeError:  # pyscard without disposition on disconnect
             self._conn.disconnect()
         except Exception:
-            pass
+            pass  # the card is already gone
         deadline = time.monotonic() + wait
         while True:
             try:
-                self._conn.connect(disposition=SCARD_RESET_CARD)
+                self._conn = self._connect()
                 return self.atr()
+            except ReaderError:
+                raise
             except Exception as exc:
                 if time.monotonic() > deadline:
                     raise NoCardError(f"no card in {self.name!r} after a reset ({exc}): reinsert it and retry") from exc

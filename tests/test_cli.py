@@ -1,0 +1,140 @@
+"""The `cardsmith` command as a user runs it: a real process, the simulator service, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cardsmith import errors
+
+CARDSMITH = [sys.executable, "-m", "cardsmith.cli"]
+
+
+def run(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CARDSMITH, *args], env=env, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def base_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CARDSMITH_READER",)}
+    env["CARDSMITH_HOME"] = str(home)
+    return env
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A running `cardsmith sim` service with two cards, in its own CARDSMITH_HOME."""
+    env = base_env(tmp_path_factory.mktemp("svc"))
+    started = run(env, "sim", "start", "--cards", "2")
+    assert started.returncode == 0, started.stderr
+    yield env
+    stopped = run(env, "sim", "stop")
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+
+
+def test_help_is_fast_and_touches_no_card() -> None:
+    """--help imports no card, transport or simulator code (so it starts no JVM and opens no reader)."""
+    probe = (
+        "import sys\n"
+        "from cardsmith.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit as e:\n    code = e.code\n"
+        "heavy = [m for m in ('cardsmith.card', 'cardsmith.simulator', 'cardsmith.transport.pcsc', 'smartcard')"
+        " if m in sys.modules]\n"
+        "print('HEAVY', heavy, code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert "HEAVY [] 0" in out.stdout, out.stdout + out.stderr
+    for command in ("readers", "info", "apdu", "sim"):
+        assert command in out.stdout
+
+
+def test_info_json_describes_the_simulated_card(service: dict[str, str]) -> None:
+    out = run(service, "--json", "info")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["reader"] == "cardsmith-sim 0"
+    assert len(info["card_id"]) == 16 and info["lifecycle"] == "INSTALLED"
+    assert info["data_area"] == {"page_size": 128, "page_count": 32, "bytes": 4096}
+
+
+def test_cards_keep_state_between_invocations(service: dict[str, str]) -> None:
+    first = json.loads(run(service, "--json", "info").stdout)
+    assert run(service, "apdu", "--strict", "803C0000").returncode == 0  # CLOSE PERSONALISATION
+    again = json.loads(run(service, "--json", "info").stdout)
+    assert again["card_id"] == first["card_id"] and again["lifecycle"] == "ISSUED"
+    other = json.loads(run(service, "-r", "sim 1", "--json", "info").stdout)
+    assert other["card_id"] != first["card_id"] and other["lifecycle"] == "INSTALLED"
+
+
+def test_apdu_prints_responses_and_the_trace(service: dict[str, str]) -> None:
+    out = run(service, "-v", "apdu", "8032000003AABBCC00", "80320100020020")  # the 2nd answers 6120
+    assert out.returncode == 0, out.stderr
+    assert "< AABBCC 9000 (success)" in out.stdout
+    assert "> 80 32 00 00 03 AA BB CC 00" in out.stderr  # the -v trace, on stderr
+    assert "< " + bytes(range(32)).hex().upper() + " 9000" in out.stdout
+
+
+def test_apdu_json_and_strict_exit_code(service: dict[str, str]) -> None:
+    out = run(service, "--json", "apdu", "--strict", "80FE0000")
+    assert out.returncode == errors.EXIT_CARD_REFUSED
+    assert json.loads(out.stdout)[0]["sw"] == "6D00"
+
+
+def test_bad_hex_is_a_usage_error(service: dict[str, str]) -> None:
+    out = run(service, "apdu", "80ZZ")
+    assert out.returncode == errors.EXIT_USAGE and "not hexadecimal" in out.stderr
+
+
+def test_unknown_reader_lists_the_readers(service: dict[str, str]) -> None:
+    out = run(service, "-r", "no such reader", "info")
+    assert out.returncode == errors.EXIT_NO_CARD
+    assert "no reader matches 'no such reader'" in out.stderr and "cardsmith-sim 1" in out.stderr
+
+
+def test_ambiguous_reader_names_the_candidates(service: dict[str, str]) -> None:
+    out = run(service, "-r", "sim", "info")
+    assert out.returncode == errors.EXIT_NO_CARD
+    assert "readers match 'sim'" in out.stderr and "cardsmith-sim 0" in out.stderr
+
+
+def test_pulled_card_is_reported_and_comes_back(service: dict[str, str]) -> None:
+    assert run(service, "sim", "eject", "1").returncode == 0
+    out = run(service, "-r", "sim 1", "info")
+    assert out.returncode == errors.EXIT_NO_CARD and "no card" in out.stderr
+    readers = json.loads(run(service, "--json", "readers").stdout)["readers"]
+    assert {"name": "cardsmith-sim 1", "card": False} == {k: readers[1][k] for k in ("name", "card")}
+    assert run(service, "sim", "insert", "1").returncode == 0
+    assert run(service, "-r", "sim 1", "info").returncode == 0
+
+
+def test_status_without_a_service(tmp_path: Path) -> None:
+    out = run(base_env(tmp_path), "sim", "status")
+    assert out.returncode == errors.EXIT_NO_CARD and "not running" in out.stdout
+
+
+def test_service_status_and_double_start(service: dict[str, str]) -> None:
+    status = json.loads(run(service, "--json", "sim", "status").stdout)
+    assert status["running"] and status["cards"] == 2
+    again = run(service, "sim", "start")
+    assert again.returncode == 0 and "already running" in again.stdout
+
+
+def test_without_a_service_each_command_gets_a_passing_simulator(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    a = json.loads(run(env, "--json", "info").stdout)
+    b = json.loads(run(env, "--json", "info").stdout)
+    assert a["card_id"] != b["card_id"]  # nothing kept: the simulator lived for one command
+
+
+def test_missing_simulator_build_is_an_environment_error(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    env["CARDSMITH_SIM_CLASSPATH"] = str(tmp_path / "missing.jar")
+    out = run(env, "info")
+    assert out.returncode == errors.EXIT_ENVIRONMENT
+    assert "simulator did not start" in out.stderr

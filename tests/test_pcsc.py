@@ -1,0 +1,91 @@
+"""The simulated card as an ordinary PC/SC card: third-party tools, reader listing, card removal."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cardsmith import errors
+from cardsmith.card import Card
+from cardsmith.protocol import PROTOCOL
+from cardsmith.transport.pcsc import PcscTransport, describe_readers
+
+from .conftest import VPCD_READER, PcscRig, fresh_card
+
+pytestmark = pytest.mark.pcsc
+
+
+def test_opensc_tool_selects_the_applet(request: pytest.FixtureRequest, pcsc_rig: PcscRig) -> None:
+    """A standard PC/SC client (OpenSC's opensc-tool) selects the applet and reads GET INFO through pcscd."""
+    card = fresh_card(request, "pcsc", 0)
+    card_id = card.info().card_id
+    card.close()
+    tool = shutil.which("opensc-tool")
+    assert tool, "opensc-tool missing (Debian package opensc): run `make setup`"
+    aid = PROTOCOL.applet_aid.hex().upper()
+    out = subprocess.run([tool, "-r", VPCD_READER.format(slot=0), "-s", f"00A40400{len(PROTOCOL.applet_aid):02X}{aid}",
+                          "-s", "8030000000"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("SW1=0x90, SW2=0x00") == 2, out.stdout
+    dumped = "".join(re.findall(r"^((?:[0-9A-F]{2} )+)", out.stdout, re.M)).replace(" ", "")
+    assert "8108" + card_id.hex().upper() in dumped  # the card id TLV, as opensc-tool saw it
+
+
+def test_cli_lists_and_uses_the_vpcd_readers(request: pytest.FixtureRequest, pcsc_rig: PcscRig,
+                                             tmp_path: object) -> None:
+    card = fresh_card(request, "pcsc", 1)
+    card_id = card.info().card_id.hex().upper()
+    card.close()
+    env = dict(os.environ, CARDSMITH_HOME=str(tmp_path))
+    listing = subprocess.run([sys.executable, "-m", "cardsmith.cli", "--json", "readers"], env=env,
+                             capture_output=True, text=True, timeout=120)
+    readers = {r["name"]: r for r in json.loads(listing.stdout)["readers"]}
+    assert readers["Virtual PCD 00 01"]["card"] and readers["Virtual PCD 00 01"]["atr"].startswith("3B")
+    info = subprocess.run([sys.executable, "-m", "cardsmith.cli", "-r", "PCD 00 01", "--json", "info"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["card_id"] == card_id
+
+
+def test_a_pulled_card_is_reported_and_the_next_run_works(request: pytest.FixtureRequest, pcsc_rig: PcscRig) -> None:
+    card = fresh_card(request, "pcsc", 0)
+    card_id = card.info().card_id
+    assert pcsc_rig.sim is not None
+    control = pcsc_rig.sim.transport(0)
+    try:
+        control.eject()
+        with pytest.raises(errors.ReaderError) as excinfo:
+            card.info()
+        assert "removed" in str(excinfo.value) or "no card" in str(excinfo.value)
+        card.close()
+        with pytest.raises(errors.NoCardError, match="no card in reader 'Virtual PCD 00 00'"):
+            PcscTransport(VPCD_READER.format(slot=0))
+        control.insert()
+    finally:
+        control.close()
+    deadline = time.monotonic() + 10
+    while not _present(VPCD_READER.format(slot=0)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    again = Card(PcscTransport(VPCD_READER.format(slot=0)))
+    request.addfinalizer(again.close)
+    again.select()
+    assert again.info().card_id == card_id  # the same card, its state intact
+
+
+def _present(name: str) -> bool:
+    return any(r.name == name and r.card_present for r in describe_readers())
+
+
+def test_extended_length_through_pcscd(request: pytest.FixtureRequest, pcsc_rig: PcscRig) -> None:
+    card: Card = fresh_card(request, "pcsc", 0)
+    card.stats.reset()
+    data = bytes(range(256)) * 4
+    assert card.call("ECHO", data=data) == data
+    assert card.extended and card.stats.exchanges == 1
