@@ -378,11 +378,14 @@ final class Bundle {
     // ------------------------------------------------------------------ START
 
     private short start() {
-        requireInstalled();
         byte s = statusByte();
-        if (s != Proto.BUNDLE_READY && s != Proto.BUNDLE_RUNNING && s != Proto.BUNDLE_FAILED) {
+        if (s == Proto.BUNDLE_READY) {
+            requireInstalled();
+        } else if (s != Proto.BUNDLE_RUNNING && s != Proto.BUNDLE_FAILED) {
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED); // nothing to run, or consumed (DONE)
         }
+        // A bundle accepted while INSTALLED and already started may finish after its own CLOSE_PERSONALISATION
+        // committed (the units after it are then refused by their own lifecycle checks, as from a terminal).
         if (s != Proto.BUNDLE_RUNNING) {
             Tx.begin();
             Tx.setByte(st, ST_STATUS, Proto.BUNDLE_RUNNING);
