@@ -31,7 +31,7 @@ class InnerCommand:
     p1: int = 0
     p2: int = 0
     data: bytes = b""
-    label: str = ""
+    label: str = field(default="", compare=False)
 
     @classmethod
     def named(cls, name: str, p1: int = 0, p2: int = 0, data: bytes = b"", label: str = "") -> InnerCommand:
@@ -94,12 +94,30 @@ class BundlePlan:
         return cls(cmds, cps)
 
 
+def kdf256(key: bytes, constant: int, context: bytes = b"") -> bytes:
+    """NIST SP 800-108 counter mode, PRF AES-CMAC, in the SCP03 layout, 256 bits out:
+    CMAC(key, 00*11 || constant || 00 || 0100 || i || context) for i = 1, 2."""
+    return b"".join(crypto.cmac(key, bytes(11) + bytes([constant, 0, 1, 0, i]) + context) for i in (1, 2))
+
+
+def pad(data: bytes) -> bytes:
+    """ISO/IEC 9797-1 padding method 2: 0x80 then zeros to a whole block (always adds at least one byte)."""
+    data += b"\x80"
+    return data + bytes(-len(data) % 16)
+
+
+def unpad(data: bytes) -> bytes:
+    stripped = data.rstrip(b"\x00")
+    if not stripped.endswith(b"\x80") or len(data) - len(stripped) >= 16:
+        raise BadDataError("bad padding in the bundle plaintext")
+    return stripped[:-1]
+
+
 def session_keys(perso_key: bytes) -> tuple[bytes, bytes]:
     """(encryption key, MAC key), both AES-256, derived from the personalisation key."""
     if len(perso_key) not in (16, 32):
         raise UsageError(f"a personalisation key is 16 or 32 bytes, got {len(perso_key)}")
-    return (crypto.kdf(perso_key, CONST["KDF_BUNDLE_ENC"], 256),
-            crypto.kdf(perso_key, CONST["KDF_BUNDLE_MAC"], 256))
+    return kdf256(perso_key, CONST["KDF_BUNDLE_ENC"]), kdf256(perso_key, CONST["KDF_BUNDLE_MAC"])
 
 
 def seal(perso_key: bytes, plaintext: bytes, *, sequence: int, card_id: bytes = ANY_CARD,
@@ -111,7 +129,7 @@ def seal(perso_key: bytes, plaintext: bytes, *, sequence: int, card_id: bytes = 
         raise UsageError(f"a card id is {len(ANY_CARD)} bytes, got {len(card_id)}")
     k_enc, k_mac = session_keys(perso_key)
     iv = iv or os.urandom(IV_LEN)
-    ct = crypto.cbc_encrypt(k_enc, iv, crypto.pad(plaintext))
+    ct = crypto.aes_cbc_encrypt(k_enc, iv, pad(plaintext))
     header = (bytes([kind, CONST["ENVELOPE_VERSION"]]) + card_id + sequence.to_bytes(4, "big")
               + len(ct).to_bytes(2, "big"))
     body = header + iv + ct
@@ -147,8 +165,8 @@ def open_envelope(perso_key: bytes, envelope: bytes) -> tuple[EnvelopeHeader, by
     body, mac = envelope[:-MAC_LEN], envelope[-MAC_LEN:]
     if crypto.cmac(k_mac, body) != mac:
         raise BadDataError("bundle MAC does not verify: tampered, or sealed under another key")
-    plain = crypto.cbc_decrypt(k_enc, envelope[HEADER : HEADER + IV_LEN], envelope[HEADER + IV_LEN : -MAC_LEN])
-    return header, crypto.unpad(plain)
+    plain = crypto.aes_cbc_decrypt(k_enc, envelope[HEADER : HEADER + IV_LEN], envelope[HEADER + IV_LEN : -MAC_LEN])
+    return header, unpad(plain)
 
 
 def seal_perso_key(current_key: bytes, new_key: bytes, *, sequence: int, card_id: bytes = ANY_CARD) -> bytes:

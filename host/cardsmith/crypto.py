@@ -1,50 +1,37 @@
-"""Host mirrors of the card's symmetric primitives (the `cryptography` package does the AES)."""
+"""Host mirrors of the card's cryptographic building blocks (cryptography package).
+
+Small, obviously named primitives: AES-CMAC (NIST SP 800-38B), the SP 800-108 counter-mode KDF with CMAC
+as PRF, AES-CBC without padding.
+"""
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import cmac as _cmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-BLOCK = 16
+from cryptography.hazmat.primitives.cmac import CMAC
 
 
 def cmac(key: bytes, data: bytes) -> bytes:
-    """AES-CMAC (NIST SP 800-38B) of ``data`` under ``key`` (16, 24 or 32 bytes)."""
-    c = _cmac.CMAC(algorithms.AES(key))
+    """AES-CMAC, 16-byte tag."""
+    c = CMAC(algorithms.AES(key))
     c.update(data)
     return c.finalize()
 
 
-def kdf(key: bytes, constant: int, bits: int = 256, context: bytes = b"") -> bytes:
-    """NIST SP 800-108 counter mode with AES-CMAC as PRF, in the SCP03 layout:
-    CMAC(key, 00*11 || constant || 00 || L (2 bytes, bits) || i (1 byte) || context), i = 1, 2, ..."""
+def kdf(key: bytes, label: bytes, context: bytes, length: int = 16) -> bytes:
+    """SP 800-108 counter mode, PRF = AES-CMAC: CMAC(key, i || label || 00 || context || L), L in bits (2 bytes)."""
     out = b""
     i = 1
-    while len(out) * 8 < bits:
-        block = bytes(11) + bytes([constant, 0]) + bits.to_bytes(2, "big") + bytes([i]) + context
-        out += cmac(key, block)
+    while len(out) < length:
+        out += cmac(key, bytes([i]) + label + b"\x00" + context + (length * 8).to_bytes(2, "big"))
         i += 1
-    return out[: bits // 8]
+    return out[:length]
 
 
-def pad(data: bytes) -> bytes:
-    """ISO/IEC 9797-1 padding method 2: 0x80 then zeros to a whole block (always adds at least one byte)."""
-    data = data + b"\x80"
-    return data + bytes(-len(data) % BLOCK)
+def aes_cbc_encrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
+    e = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    return e.update(data) + e.finalize()
 
 
-def unpad(data: bytes) -> bytes:
-    stripped = data.rstrip(b"\x00")
-    if not stripped.endswith(b"\x80") or len(data) - len(stripped) >= BLOCK:
-        raise ValueError("bad ISO 9797-1 method 2 padding")
-    return stripped[:-1]
-
-
-def cbc_encrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
-    enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-    return enc.update(data) + enc.finalize()
-
-
-def cbc_decrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
-    dec = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
-    return dec.update(data) + dec.finalize()
+def aes_cbc_decrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
+    d = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    return d.update(data) + d.finalize()

@@ -12,11 +12,27 @@ from dataclasses import dataclass, field
 
 from .bundle import EnvelopeHeader, InnerCommand, max_chunk
 from .card import Card
-from .errors import CardRefusedError, CardRemovedError, ProtocolError, UsageError, WrongStateError
+from .errors import (
+    EXIT_CARD_REFUSED,
+    CardRefusedError,
+    CardRemovedError,
+    CardsmithError,
+    ProtocolError,
+    UsageError,
+    WrongStateError,
+)
 from .protocol import CONST
 
 STATUS_NAMES = {CONST[n]: n.removeprefix("BUNDLE_") for n in
                 ("BUNDLE_EMPTY", "BUNDLE_LOADING", "BUNDLE_READY", "BUNDLE_RUNNING", "BUNDLE_FAILED", "BUNDLE_DONE")}
+
+
+
+class IssuanceRejected(CardsmithError):
+    """The progress table rejected a card: it was cleared back to blank and must be set aside or retried."""
+
+    exit_code = EXIT_CARD_REFUSED
+
 
 RESUME = "resume"
 CLEAR_AND_RETRY = "clear_and_retry"

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import crypto
-from .bundle import BundlePlan, InnerCommand, seal
+from .bundle import BundlePlan, InnerCommand, kdf256, seal
 from .errors import BadDataError, UsageError
 from .issuance import ProgressTable
 
@@ -126,8 +125,10 @@ def _item(item: dict[str, Any], record: dict[str, str], record_id: str, master: 
         if master is None:
             raise UsageError(f"{what}: derives a key; give the issuer master key (--master-key)")
         n = int(size or 16)
+        if not 1 <= n <= 32:
+            raise UsageError(f"{what}: a derived key has 1..32 bytes, not {n}")
         context = item["derive"].encode() + b"\x00" + record_id.encode()
-        out = crypto.kdf(master, KDF_DERIVE, n * 8, context)
+        out = kdf256(master, KDF_DERIVE, context)[:n]
     else:
         raise UsageError(f"{what}: a data item is one of hex, text, u8, u16, random, derive; got {item}")
     return out

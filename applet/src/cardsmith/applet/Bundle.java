@@ -306,7 +306,7 @@ final class Bundle {
             return -1; // replay: this sequence (or a later one) was consumed already
         }
         short macOff = (short) (off + total - MAC);
-        cmac.sign(macKey, buf, off, (short) (total - MAC), tmp, (short) 16);
+        mac(macKey, buf, off, (short) (total - MAC), tmp, (short) 16);
         byte diff = 0;
         for (short i = 0; i < MAC; i++) {
             diff |= (byte) (tmp[(short) (16 + i)] ^ buf[(short) (macOff + i)]);
@@ -548,6 +548,13 @@ final class Bundle {
         return 2;
     }
 
+    /** The one place Bundle uses the shared CMAC: out[outOff..+16) = CMAC(key, in[off..off+len)). */
+    private void mac(AESKey key, byte[] in, short off, short len, byte[] out, short outOff) {
+        cmac.init(key);
+        cmac.update(in, off, len);
+        cmac.doFinal(out, outOff);
+    }
+
     /**
      * Derives the encryption and MAC keys of slot from the personalisation key k (16 or 32 bytes):
      * K_x = CMAC(k, 00*11 || const || 00 || 0100 || 01) || CMAC(k, ... || 02), 256 bits each.
@@ -561,7 +568,7 @@ final class Bundle {
                 tmp[11] = which == 0 ? Proto.KDF_BUNDLE_ENC : Proto.KDF_BUNDLE_MAC;
                 tmp[13] = 1; // L = 0x0100 = 256 bits
                 tmp[15] = (byte) (i + 1);
-                cmac.sign(base, tmp, (short) 0, (short) 16, tmp, (short) (16 + i * 16));
+                mac(base, tmp, (short) 0, (short) 16, tmp, (short) (16 + i * 16));
             }
             keys[(short) (slot * 2 + which)].setKey(tmp, (short) 16);
         }

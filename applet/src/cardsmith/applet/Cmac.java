@@ -6,74 +6,99 @@ import javacard.security.AESKey;
 import javacardx.crypto.Cipher;
 
 /**
- * AES-CMAC (NIST SP 800-38B) over the card's AES-ECB, for cards without a platform CMAC. Checked against
- * the SP 800-38B / RFC 4493 vectors by tests/test_self_issuance.py (through a bundle MAC) and the host
- * mirror in cardsmith.crypto.
+ * AES-CMAC (NIST SP 800-38B) over the shared AES-ECB cipher, streaming: init, update any number of times,
+ * doFinal. Checked against the SP 800-38B vectors by tests/test_backup_crypto.py (through the host mirror,
+ * which the card's MACs are compared with).
  */
 final class Cmac {
     static final short BLOCK = 16;
     private final Algorithms algorithms;
-    /** k (16) | x (16) | last block (16), transient. */
-    private final byte[] s;
-    private static final short K = 0;
-    private static final short X = 16;
-    private static final short LAST = 32;
+    /** K1 (0..15), K2 (16..31), X (32..47), buffered block (48..63). */
+    private final byte[] w;
+    private final short[] n;
+    private static final short K1 = 0;
+    private static final short K2 = 16;
+    private static final short X = 32;
+    private static final short BUF = 48;
+    private Cipher ecb;
 
     Cmac(Algorithms algorithms) {
         this.algorithms = algorithms;
-        s = JCSystem.makeTransientByteArray((short) 48, JCSystem.CLEAR_ON_DESELECT);
+        w = JCSystem.makeTransientByteArray((short) 64, JCSystem.CLEAR_ON_DESELECT);
+        n = JCSystem.makeTransientShortArray((short) 1, JCSystem.CLEAR_ON_DESELECT);
     }
 
-    /** Writes the 16-byte CMAC of in[off..off+len) under key to out[outOff..]. */
-    void sign(AESKey key, byte[] in, short off, short len, byte[] out, short outOff) {
-        Cipher ecb = algorithms.aesEcb();
+    void init(AESKey key) {
+        ecb = algorithms.aesEcb();
         ecb.init(key, Cipher.MODE_ENCRYPT);
-        // L = E(0); K1 = dbl(L); K2 = dbl(K1)
-        Util.arrayFillNonAtomic(s, (short) 0, (short) 48, (byte) 0);
-        ecb.doFinal(s, K, BLOCK, s, K);
-        dbl();
-        short n = (short) ((short) (len + BLOCK - 1) / BLOCK);
-        boolean complete = len > 0 && (short) (len % BLOCK) == 0;
-        if (n == 0) {
-            n = 1;
+        Util.arrayFillNonAtomic(w, (short) 0, (short) 64, (byte) 0);
+        ecb.doFinal(w, K1, BLOCK, w, K1); // L = E(0)
+        dbl(w, K1);
+        Util.arrayCopyNonAtomic(w, K1, w, K2, BLOCK);
+        dbl(w, K2);
+        n[0] = 0;
+    }
+
+    private static void dbl(byte[] b, short off) {
+        byte carry = 0;
+        for (short i = (short) (off + BLOCK - 1); i >= off; i--) {
+            byte v = b[i];
+            b[i] = (byte) ((v << 1) | carry);
+            carry = (byte) ((v >> 7) & 1);
         }
-        if (!complete) {
-            dbl();
+        if (carry != 0) {
+            b[(short) (off + BLOCK - 1)] ^= (byte) 0x87;
         }
-        // X = 0; for each block but the last: X = E(X ^ M_i)
-        for (short i = 0; i < (short) (n - 1); i++) {
-            xorInto(in, (short) (off + i * BLOCK), X, BLOCK);
-            ecb.doFinal(s, X, BLOCK, s, X);
+    }
+
+    private void absorb() {
+        for (short i = 0; i < BLOCK; i++) {
+            w[(short) (X + i)] ^= w[(short) (BUF + i)];
         }
-        short lastOff = (short) (off + (short) (n - 1) * BLOCK);
-        short lastLen = (short) (len - (short) (n - 1) * BLOCK);
-        Util.arrayFillNonAtomic(s, LAST, BLOCK, (byte) 0);
-        Util.arrayCopyNonAtomic(in, lastOff, s, LAST, lastLen);
-        if (!complete) {
-            s[(short) (LAST + lastLen)] = (byte) 0x80;
+        ecb.doFinal(w, X, BLOCK, w, X);
+    }
+
+    void update(byte[] in, short off, short len) {
+        while (len > 0) {
+            if (n[0] == BLOCK) {
+                absorb();
+                n[0] = 0;
+            }
+            short take = (short) (BLOCK - n[0]);
+            if (take > len) {
+                take = len;
+            }
+            Util.arrayCopyNonAtomic(in, off, w, (short) (BUF + n[0]), take);
+            n[0] += take;
+            off += take;
+            len -= take;
+        }
+    }
+
+    void updateByte(byte b) {
+        if (n[0] == BLOCK) {
+            absorb();
+            n[0] = 0;
+        }
+        w[(short) (BUF + n[0])] = b;
+        n[0]++;
+    }
+
+    /** Writes the 16-byte tag to out[off..]; returns off + 16. */
+    short doFinal(byte[] out, short off) {
+        short k;
+        if (n[0] == BLOCK) {
+            k = K1;
+        } else {
+            k = K2;
+            w[(short) (BUF + n[0])] = (byte) 0x80;
+            Util.arrayFillNonAtomic(w, (short) (BUF + n[0] + 1), (short) (BLOCK - n[0] - 1), (byte) 0);
         }
         for (short i = 0; i < BLOCK; i++) {
-            s[(short) (X + i)] ^= (byte) (s[(short) (LAST + i)] ^ s[(short) (K + i)]);
+            w[(short) (BUF + i)] ^= w[(short) (k + i)];
         }
-        ecb.doFinal(s, X, BLOCK, out, outOff);
-        Util.arrayFillNonAtomic(s, (short) 0, (short) 48, (byte) 0);
-    }
-
-    private void xorInto(byte[] in, short off, short at, short len) {
-        for (short i = 0; i < len; i++) {
-            s[(short) (at + i)] ^= in[(short) (off + i)];
-        }
-    }
-
-    /** s[K..K+16) = s[K..K+16) doubled in GF(2^128). */
-    private void dbl() {
-        byte msb = (byte) (s[K] & 0x80);
-        for (short i = 0; i < (short) (BLOCK - 1); i++) {
-            s[(short) (K + i)] = (byte) ((s[(short) (K + i)] << 1) | ((s[(short) (K + i + 1)] >> 7) & 1));
-        }
-        s[(short) (K + BLOCK - 1)] = (byte) (s[(short) (K + BLOCK - 1)] << 1);
-        if (msb != 0) {
-            s[(short) (K + BLOCK - 1)] ^= (byte) 0x87;
-        }
+        absorb();
+        n[0] = 0;
+        return Util.arrayCopyNonAtomic(w, X, out, off, BLOCK);
     }
 }
