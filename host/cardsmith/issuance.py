@@ -14,6 +14,7 @@ from .bundle import EnvelopeHeader, InnerCommand, max_chunk
 from .card import Card
 from .errors import (
     EXIT_CARD_REFUSED,
+    BadDataError,
     CardRefusedError,
     CardRemovedError,
     CardsmithError,
@@ -200,7 +201,11 @@ def issue_card(card: Card, envelope: bytes, table: ProgressTable | None = None, 
     table = table or ProgressTable()
     header = EnvelopeHeader.parse(envelope)
     before = (card.stats.exchanges, card.stats.bytes_in + card.stats.bytes_out, time.perf_counter())
-    info_id = card.info().card_id
+    info = card.info()
+    info_id = info.card_id
+    if info.lifecycle_name != "INSTALLED":
+        raise IssuanceRejected(f"card {info_id.hex().upper()} is {info.lifecycle_name} already: personalisation "
+                               "is closed on it, set it aside")
     if header.bound and header.card_id != info_id:
         raise UsageError(f"this bundle is for card {header.card_id.hex().upper()}, the reader holds "
                          f"{info_id.hex().upper()}: insert the right card")
@@ -213,8 +218,8 @@ def issue_card(card: Card, envelope: bytes, table: ProgressTable | None = None, 
             raise UsageError(f"the card holds another bundle, {status.name.lower()} at command "
                              f"{status.next_command}: clear it first (`cardsmith issue --clear`)")
         if header.sequence <= status.last_sequence:
-            raise UsageError(f"this card already consumed bundle sequence {status.last_sequence}; "
-                             f"the bundle ({header.sequence}) is a replay: prepare a new one")
+            raise BadDataError(f"this card already consumed bundle sequence {status.last_sequence}; "
+                               f"the bundle ({header.sequence}) is a replay: prepare a new one")
         put_bundle(card, envelope)
     attempts = 0
     while True:
