@@ -233,16 +233,20 @@ def test_interruption_at_every_point_resumes_without_applying_anything_twice(
 def test_after_issued_every_personalisation_command_is_refused(card: Card) -> None:
     put_bundle(card, sealed([ECHO, CLOSE]))
     assert start_bundle(card).complete
-    refused = []
+    refused = {}
     for name, ins in PROTOCOL.instructions.items():
         if "lifecycle INSTALLED" not in ins.preconditions:
             continue
-        with pytest.raises(errors.CardRefusedError) as exc:
-            card.call(name, data=bytes(16))
-        refused.append((name, exc.value.sw))
-    assert refused and all(sw == 0x6985 for _, sw in refused), refused
-    assert {"PUT_BUNDLE", "START_BUNDLE", "CLEAR_BUNDLE", "SET_PERSO_KEY", "CLOSE_PERSONALISATION"} <= {
-        n for n, _ in refused}
+        # whatever the parameters and data, never accepted; with well-formed ones, 6985 (wrong lifecycle)
+        sws = set()
+        for p1 in (0, 1):
+            for data in (b"", bytes(6), bytes(16), bytes(17)):
+                with pytest.raises(errors.CardRefusedError) as exc:
+                    card.call(name, p1=p1, data=data)
+                sws.add(exc.value.sw)
+        refused[name] = sws
+    assert refused and all(0x6985 in sws for sws in refused.values()), refused
+    assert {"PUT_BUNDLE", "START_BUNDLE", "CLEAR_BUNDLE", "SET_PERSO_KEY", "CLOSE_PERSONALISATION"} <= set(refused)
 
 
 def test_the_personalisation_key_can_be_replaced_and_not_rolled_back(card: Card) -> None:
