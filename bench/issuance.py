@@ -17,7 +17,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,15 +47,24 @@ def records(n: int) -> list[dict[str, str]]:
              "pin": f"{1000 + i}"} for i in range(n)]
 
 
+def open_transport(sim: EphemeralSimulator, pcsc: bool):  # -> (transport, control)
+    control = sim.transport(0)
+    if not pcsc:
+        return control, control
+    from cardsmith.transport.pcsc import PcscTransport
+
+    return PcscTransport("Virtual PCD 00 00"), control
+
+
 def run(sim: EphemeralSimulator, profile: Profile, rows: list[dict[str, str]], method: str,
-        extended: bool) -> dict:
+        extended: bool, pcsc: bool = False) -> dict:
     batch = prepare_batch(profile, rows, DEV_PERSO_KEY, master=MASTER, sequence=int(time.time()))
     plans = [build_plan(profile, r, MASTER) for r in rows]
     per_card = []
-    transport = sim.transport(0)
+    transport, control = open_transport(sim, pcsc)
     try:
         for entry, plan in zip(batch["bundles"], plans, strict=True):
-            transport.replace_card(b"")
+            control.replace_card(b"")
             card = Card(transport)
             card.select()
             card.extended = extended
@@ -76,6 +84,8 @@ def run(sim: EphemeralSimulator, profile: Profile, rows: list[dict[str, str]], m
             per_card.append((ex, out + inn, seconds))
     finally:
         transport.close()
+        if control is not transport:
+            control.close()
     exchanges = {p[0] for p in per_card}
     wire = [p[1] for p in per_card]
     secs = [p[2] for p in per_card]
@@ -94,27 +104,43 @@ def main() -> None:
     ap.add_argument("--cards", type=int, default=20)
     ap.add_argument("--profile", type=Path, default=None)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--pcsc", action="store_true",
+                    help="through pcscd + vpcd (the path of a physical reader; needs root or a running pcscd)")
     args = ap.parse_args()
     profile_path = args.profile or default_profile()
     profile = Profile.load(profile_path)
     rows = records(args.cards)
-    sim = EphemeralSimulator(SimOptions(cards=1))
+    rig = None
+    if args.pcsc:
+        sys.path.insert(0, str(ROOT))
+        from tests.conftest import PcscRig  # pcscd (if none runs) + simulator on vpcd, under the PC/SC lock
+
+        rig = PcscRig()
+        rig.start()
+        assert rig.sim is not None
+        sim = rig.sim
+    else:
+        sim = EphemeralSimulator(SimOptions(cards=1))
     results = []
     try:
-        with tempfile.TemporaryDirectory():
-            # warm the JVM up once so the first measured card is not paying for class loading
-            run(sim, profile, rows[:2], "self-issuance", True)
-            run(sim, profile, rows[:2], "conventional", True)
-            for extended in (True, False):
-                for method in ("self-issuance", "conventional"):
-                    results.append(run(sim, profile, rows, method, extended))
+        # warm the JVM up once so the first measured card is not paying for class loading
+        run(sim, profile, rows[:2], "self-issuance", True, args.pcsc)
+        run(sim, profile, rows[:2], "conventional", True, args.pcsc)
+        for extended in (True, False):
+            for method in ("self-issuance", "conventional"):
+                results.append(run(sim, profile, rows, method, extended, args.pcsc))
     finally:
-        sim.stop()
+        if rig:
+            rig.stop()
+        else:
+            sim.stop()
     if args.json:
-        print(json.dumps({"profile": str(profile_path.relative_to(ROOT)), "results": results}, indent=2))
+        print(json.dumps({"profile": str(profile_path.relative_to(ROOT)), "pcsc": args.pcsc, "results": results},
+                         indent=2))
         return
+    where = "jCardSim behind pcscd + vpcd (PC/SC)" if args.pcsc else "embedded jCardSim"
     print(f"profile {profile_path.relative_to(ROOT)}: {results[0]['inner_commands']} inner commands per card, "
-          f"{args.cards} cards per run, embedded jCardSim")
+          f"{args.cards} cards per run, {where}")
     print(f"{'APDUs':<9} {'method':<14} {'exchanges':>9} {'bytes':>7} {'ms/card':>8} {'cards/min':>10}")
     for r in results:
         print(f"{r['apdus']:<9} {r['method']:<14} {r['exchanges_per_card']:>9} {r['bytes_per_card']:>7} "
