@@ -230,6 +230,22 @@ def test_interruption_at_every_point_resumes_without_applying_anything_twice(
         assert n >= len(commands)  # every inner command was interrupted at least once
 
 
+def test_the_station_resumes_a_card_pulled_during_start(card: Card) -> None:
+    envelope = sealed([ECHO, INFO, ECHO, CLOSE])
+    put_bundle(card, envelope)
+    card.call("TEST_FAULT", p1=0, p2=3, expect_data=False)  # the 4th fault point: inside command 2's unit
+    with pytest.raises(errors.CardRemovedError):
+        start_bundle(card)
+    card.reset()
+    st = bundle_status(card)
+    assert (st.name, st.done, st.next_command, st.sequence) == ("RUNNING", 1, 2, 7)
+    card.stats.reset()
+    outcome = issue_card(card, envelope)  # the station sees its own bundle part-run: no rewrite, START
+    assert outcome.ok and outcome.actions == [RESUME]
+    assert card.stats.exchanges == 3  # GET INFO, BUNDLE_STATUS, START_BUNDLE
+    assert lifecycle(card) == "ISSUED"
+
+
 def test_after_issued_every_personalisation_command_is_refused(card: Card) -> None:
     put_bundle(card, sealed([ECHO, CLOSE]))
     assert start_bundle(card).complete

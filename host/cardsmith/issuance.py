@@ -53,6 +53,7 @@ class BundleStatus:
     store_size: int
     received: int
     key_generation: int
+    sequence: int  # of the bundle in the store (accepted or run), 0 when none
 
     @property
     def name(self) -> str:
@@ -60,13 +61,14 @@ class BundleStatus:
 
     @classmethod
     def parse(cls, data: bytes) -> BundleStatus:
-        if len(data) != 21:
-            raise ProtocolError(f"BUNDLE_STATUS answered {len(data)} bytes, expected 21")
+        if len(data) != 25:
+            raise ProtocolError(f"BUNDLE_STATUS answered {len(data)} bytes, expected 25")
 
         def s(i: int) -> int:
             return int.from_bytes(data[i : i + 2], "big")
 
-        return cls(data[0], s(1), s(3), s(5), s(7), s(9), int.from_bytes(data[11:15], "big"), s(15), s(17), s(19))
+        return cls(data[0], s(1), s(3), s(5), s(7), s(9), int.from_bytes(data[11:15], "big"), s(15), s(17), s(19),
+                   int.from_bytes(data[21:25], "big"))
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,8 @@ def issue_card(card: Card, envelope: bytes, table: ProgressTable | None = None, 
                          f"{info_id.hex().upper()}: insert the right card")
     outcome = IssueOutcome("rejected", info_id, None)
     status = bundle_status(card)
-    if status.name in ("RUNNING", "FAILED") and status.received == len(envelope):
+    if (status.name in ("RUNNING", "FAILED") and status.received == len(envelope)
+            and status.sequence == header.sequence):
         outcome.actions.append(RESUME)  # our bundle, part-run: resume it (the card knows where)
     else:
         if status.name in ("RUNNING", "FAILED"):

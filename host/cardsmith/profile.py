@@ -127,7 +127,10 @@ def _item(item: dict[str, Any], record: dict[str, str], record_id: str, master: 
         n = int(size or 16)
         if not 1 <= n <= 32:
             raise UsageError(f"{what}: a derived key has 1..32 bytes, not {n}")
-        context = item["derive"].encode() + b"\x00" + record_id.encode()
+        scope = item.get("scope", "card")
+        if scope not in ("card", "batch"):
+            raise UsageError(f"{what}: derive scope is 'card' (per record) or 'batch' (one key for all cards)")
+        context = item["derive"].encode() + (b"\x00" + record_id.encode() if scope == "card" else b"")
         out = kdf256(master, KDF_DERIVE, context)[:n]
     else:
         raise UsageError(f"{what}: a data item is one of hex, text, u8, u16, random, derive; got {item}")

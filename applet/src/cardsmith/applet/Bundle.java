@@ -189,6 +189,7 @@ final class Bundle {
             Tx.setShort(st, ST_RECEIVED, (short) 0);
             Tx.setShort(st, ST_COUNT, (short) 0);
             Tx.setShort(st, ST_DONE, (short) 0);
+            Tx.fill(st, ST_SEQ, (short) 4, (byte) 0);
             Tx.commit();
         } else if (statusByte() != Proto.BUNDLE_LOADING || at != Util.getShort(st, ST_RECEIVED)) {
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED); // out of order: start again at offset 0
@@ -490,7 +491,8 @@ final class Bundle {
         Util.setShort(rsp, (short) 15, (short) store.length);
         Util.setShort(rsp, (short) 17, Util.getShort(st, ST_RECEIVED));
         Util.setShort(rsp, (short) 19, Util.getShort(st, ST_KEY_GEN));
-        return 21;
+        Util.arrayCopyNonAtomic(st, ST_SEQ, rsp, (short) 21, (short) 4);
+        return 25;
     }
 
     /**
@@ -515,6 +517,7 @@ final class Bundle {
         Tx.setShort(st, ST_FAILED_AT, (short) 0);
         Tx.setShort(st, ST_INNER_SW, (short) 0);
         Tx.setShort(st, ST_RECEIVED, (short) 0);
+        Tx.fill(st, ST_SEQ, (short) 4, (byte) 0);
         Tx.commit();
     }
 
