@@ -15,7 +15,7 @@ import pytest
 from cardsmith import errors
 from cardsmith.card import Card
 from cardsmith.protocol import PROTOCOL
-from cardsmith.transport.pcsc import PcscTransport, describe_readers
+from cardsmith.transport.pcsc import PcscTransport
 
 from .conftest import VPCD_READER, PcscRig, fresh_card
 
@@ -54,33 +54,43 @@ def test_cli_lists_and_uses_the_vpcd_readers(request: pytest.FixtureRequest, pcs
     assert json.loads(info.stdout)["card_id"] == card_id
 
 
-def test_a_pulled_card_is_reported_and_the_next_run_works(request: pytest.FixtureRequest, pcsc_rig: PcscRig) -> None:
+def test_a_card_lost_mid_command_is_reported_and_the_next_run_works(request: pytest.FixtureRequest,
+                                                                    pcsc_rig: PcscRig) -> None:
+    """The card loses power in the middle of a command (test-build fault injector): pcscd sees it leave,
+    the host says the outcome is unknown, and a new connection finds the same card, state intact."""
+    reader = VPCD_READER.format(slot=0)
     card = fresh_card(request, "pcsc", 0)
     card_id = card.info().card_id
-    assert pcsc_rig.sim is not None
-    control = pcsc_rig.sim.transport(0)
-    try:
-        control.eject()
-        with pytest.raises(errors.ReaderError) as excinfo:
-            card.info()
-        assert "removed" in str(excinfo.value) or "no card" in str(excinfo.value)
-        card.close()
-        with pytest.raises(errors.NoCardError, match="no card in reader 'Virtual PCD 00 00'"):
-            PcscTransport(VPCD_READER.format(slot=0))
-        control.insert()
-    finally:
-        control.close()
-    deadline = time.monotonic() + 10
-    while not _present(VPCD_READER.format(slot=0)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    again = Card(PcscTransport(VPCD_READER.format(slot=0)))
+    card.call("TEST_FAULT", p2=0, expect_data=False)
+    with pytest.raises(errors.CardRemovedError) as excinfo:
+        card.call("CLOSE_PERSONALISATION", expect_data=False)
+    assert "outcome is unknown" in str(excinfo.value) and "Reinsert" in str(excinfo.value)
+    card.close()
+    transport = _wait_for(reader, present=True)
+    assert transport is not None
+    again = Card(transport)
     request.addfinalizer(again.close)
     again.select()
-    assert again.info().card_id == card_id  # the same card, its state intact
+    info = again.info()
+    assert info.card_id == card_id and info.lifecycle_name == "INSTALLED"  # rolled back, not half done
 
 
-def _present(name: str) -> bool:
-    return any(r.name == name and r.card_present for r in describe_readers())
+def _wait_for(reader: str, present: bool, timeout: float = 20) -> PcscTransport | None:
+    """Polls until pcscd sees the card in ``reader`` (returning a connection) or sees none."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            transport = PcscTransport(reader)
+        except errors.NoCardError:
+            if not present:
+                return None
+        else:
+            if present:
+                return transport
+            transport.close()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"pcscd did not see the card {'return' if present else 'leave'} in {timeout} s")
+        time.sleep(0.2)
 
 
 def test_extended_length_through_pcscd(request: pytest.FixtureRequest, pcsc_rig: PcscRig) -> None:

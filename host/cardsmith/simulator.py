@@ -101,7 +101,10 @@ class EphemeralSimulator:
     def __init__(self, options: SimOptions | None = None) -> None:
         self.options = options or SimOptions()
         # stderr to a file, never an unread pipe: jCardSim's chatter would fill it and stall the JVM.
-        self._log = tempfile.TemporaryFile(mode="w+")
+        # CARDSMITH_SIM_LOG_DIR keeps these logs for debugging.
+        log_dir = os.environ.get("CARDSMITH_SIM_LOG_DIR")
+        self._log = (tempfile.NamedTemporaryFile(mode="w+", dir=log_dir, prefix="sim-", suffix=".log", delete=False)
+                     if log_dir else tempfile.TemporaryFile(mode="w+"))
         self._proc = subprocess.Popen(
             self.options.argv() + ["--exit-on-stdin-eof"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True,

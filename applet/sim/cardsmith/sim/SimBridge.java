@@ -351,6 +351,7 @@ public final class SimBridge {
                     socket = s;
                     log("slot " + card.slot + " connected to vpcd " + vpcdHost + ":" + port);
                     pump(s.getInputStream(), s.getOutputStream());
+                    log("slot " + card.slot + " vpcd link ended");
                 } catch (IOException e) {
                     // vpcd not up yet, or the link was closed: retry below
                 }

@@ -1,0 +1,55 @@
+"""Install-time memory of the production applet (tools/card_footprint.py), as docs/card-requirements.md
+reports it: the measurement must see the data area and the transient buffers the applet is built on."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from cardsmith.protocol import CONST, load
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import card_footprint  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def footprint() -> dict[str, dict]:
+    return card_footprint.measure()  # one JVM for both installs
+
+
+def _arrays(result: dict, memory: str) -> dict[str, int]:
+    return {a["path"]: a["bytes"] for a in result["arrays"] if a["memory"] == memory}
+
+
+def test_data_area_is_persistent_and_sized_by_install_parameters(footprint: dict[str, dict]) -> None:
+    default = _arrays(footprint["default"], "persistent")
+    largest = _arrays(footprint["largest"], "persistent")
+    page_bytes = CONST["DEFAULT_PAGE_SIZE"] * CONST["DEFAULT_PAGE_COUNT"]
+    assert sum(v for k, v in default.items() if k.startswith("applet.dataArea.segments[")) == page_bytes
+    max_bytes = card_footprint.LARGEST_PAGE_SIZE * CONST["MAX_PAGE_COUNT"]
+    assert sum(v for k, v in largest.items() if k.startswith("applet.dataArea.segments[")) == max_bytes
+    # The only thing install parameters change is the data area (pages, dirty bits, segment table).
+    grown = footprint["largest"]["persistent_array_bytes"] - footprint["default"]["persistent_array_bytes"]
+    segments = (max_bytes + 8191) // 8192
+    assert grown == (max_bytes - page_bytes) + (CONST["MAX_PAGE_COUNT"] - CONST["DEFAULT_PAGE_COUNT"]) // 8 + (
+        segments - 1
+    ) * 2
+
+
+def test_io_buffers_are_clear_on_deselect(footprint: dict[str, dict]) -> None:
+    for result in footprint.values():
+        deselect = _arrays(result, "deselect")
+        meta = load().meta
+        assert deselect["applet.cmd"] == meta["command_buffer_size"]
+        assert deselect["applet.rsp"] == meta["response_buffer_size"]
+        assert result["transient_deselect_bytes"] == sum(deselect.values())
+        assert "applet.cmd" not in _arrays(result, "persistent")
+
+
+def test_platform_objects_are_the_probed_algorithms(footprint: dict[str, dict]) -> None:
+    objects = footprint["default"]["platform_objects"]
+    assert objects["javacardx.crypto.Cipher"] == 2  # AES-CBC and AES-ECB, shared by every capability
+    assert objects["javacard.security.RandomData"] == 1
+    assert footprint["default"]["static_array_bytes"] >= 4 * 32 + 65  # the P-256 domain parameters

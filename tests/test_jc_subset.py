@@ -1,0 +1,72 @@
+"""The interim Java Card subset check (tools/jc_subset.py) on the production applet classes and on a
+non-conforming fixture. It guards CI until a converter can run there (docs/card-requirements.md)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import jc_subset  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "jc_nonconforming"
+
+
+def test_production_applet_classes_stay_in_the_subset() -> None:
+    classes = ROOT / "build" / "classes" / "applet"
+    count, violations = jc_subset.check_dir(classes)
+    assert count > 0, "run `ant compile` first"
+    assert [str(v) for v in violations] == []
+    # Only the production build is checked: the test build (fault injector, journal) is never converted.
+    assert not (classes / "cardsmith" / "applet" / "Faults$Tear.class").exists()
+
+
+@pytest.fixture(scope="module")
+def fixture_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture compiled exactly as `ant compile` compiles the applet (javac --release 7 -g)."""
+    javac = shutil.which("javac")
+    if javac is None:
+        pytest.fail("javac not found: install a JDK 17 (scripts/setup.sh does)")
+    out = tmp_path_factory.mktemp("jc-fixture")
+    jcardsim = sorted((ROOT / "lib").glob("jcardsim-*.jar"))[-1]
+    sources = [str(p) for p in FIXTURES.rglob("*.java")]
+    subprocess.run(
+        [javac, "--release", "7", "-g", "-Xlint:-options", "-cp", str(jcardsim), "-d", str(out), *sources],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def test_nonconforming_fixture_is_rejected_naming_class_method_and_violation(fixture_classes: Path) -> None:
+    _, violations = jc_subset.check_dir(fixture_classes)
+    found = {str(v) for v in violations}
+    process = "cardsmith.fixture.IntCounter.process(Ljavacard/framework/APDU;)V"
+    assert any(f.startswith(process) and "local variable 'total' of type int" in f for f in found), found
+    assert any("String constant" in f for f in found), found
+    assert any("java.lang.IllegalStateException is not in the Java Card API" in f for f in found), found
+    assert any("java.lang.StringBuilder is not in the Java Card API" in f for f in found), found
+
+
+def test_allocation_reachable_from_process_is_rejected_with_its_call_chain(fixture_classes: Path) -> None:
+    _, violations = jc_subset.check_dir(fixture_classes)
+    scratch = [str(v) for v in violations if v.cls == "cardsmith/fixture/ScratchPerCommand"]
+    # The helper's array is reported with the chain from process(); the constructor's transient array
+    # (made at install) is not.
+    assert scratch == [
+        "cardsmith.fixture.ScratchPerCommand.scratch()[B (line 27): allocates after install (new array), "
+        "reached from ScratchPerCommand.scratch <- ScratchPerCommand.process"
+    ]
+
+
+def test_command_line_exit_status_and_messages(fixture_classes: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert jc_subset.main([str(fixture_classes)]) == 1
+    err = capsys.readouterr().err
+    assert "jc_subset: cardsmith.fixture.IntCounter.process" in err
+    assert "violation(s) of the Java Card subset" in err
+    assert jc_subset.main([str(ROOT / "build" / "classes" / "applet")]) == 0
