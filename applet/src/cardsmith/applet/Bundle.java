@@ -67,6 +67,9 @@ final class Bundle {
     private final byte[] tmp;
     /** Transient: [0] != 0 while START runs (inner commands may not re-enter self-issuance). */
     private final byte[] running;
+    /** What CLEAR resets besides the data-area pages (ClearHook), registered at install. */
+    private final Object[] hooks;
+    private static final short MAX_HOOKS = 8;
 
     Bundle(CardsmithApplet applet, short size, byte[] params, short off, short len) {
         if (size < 64 || size > Proto.MAX_BUNDLE_SIZE) {
@@ -84,6 +87,7 @@ final class Bundle {
         cmac = new Cmac(applet.algorithms());
         tmp = JCSystem.makeTransientByteArray((short) 64, JCSystem.CLEAR_ON_DESELECT);
         running = JCSystem.makeTransientByteArray((short) 1, JCSystem.CLEAR_ON_DESELECT);
+        hooks = new Object[MAX_HOOKS];
         short keyOff = findParam(params, off, len, Proto.TAG_INSTALL_PERSO_KEY);
         try {
             if (keyOff < 0) {
@@ -114,6 +118,17 @@ final class Bundle {
             off = (short) (off + 2 + l);
         }
         return -1;
+    }
+
+    /** Registers what CLEAR must reset; at install only (6A84 beyond MAX_HOOKS). */
+    void addClearHook(ClearHook hook) {
+        for (short i = 0; i < MAX_HOOKS; i++) {
+            if (hooks[i] == null) {
+                hooks[i] = hook;
+                return;
+            }
+        }
+        ISOException.throwIt(Proto.SW_NOT_ENOUGH_MEMORY);
     }
 
     /** Whether ins belongs to self-issuance (these cannot be inner commands). */
@@ -496,7 +511,8 @@ final class Bundle {
     }
 
     /**
-     * Blank again: the data area (pages and dirty bits) and the bundle store are wiped first (idempotent,
+     * Blank again: the data area (pages and dirty bits), every registered ClearHook and the bundle store
+     * are wiped first (idempotent,
      * so a power loss half way leaves the status as it was and CLEAR is simply sent again), then the
      * status goes to EMPTY. The last consumed sequence and the key stay.
      */
@@ -508,6 +524,11 @@ final class Bundle {
         }
         byte[] dirty = area.dirtyBits();
         Util.arrayFillNonAtomic(dirty, (short) 0, (short) dirty.length, (byte) 0);
+        for (short i = 0; i < MAX_HOOKS; i++) {
+            if (hooks[i] != null) {
+                ((ClearHook) hooks[i]).clearPersonalisation();
+            }
+        }
         Faults.point();
         Util.arrayFillNonAtomic(store, (short) 0, (short) store.length, (byte) 0);
         Tx.begin();
