@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check host tests tools scripts
+.venv/bin/ruff check host tests tools scripts bench
 # As root (CI), PC/SC must work: the session starts pcscd itself. Elsewhere PC/SC tests skip without it.
 if [[ $(id -u) -eq 0 && -z ${CARDSMITH_REQUIRE_PCSC:-} ]]; then
   export CARDSMITH_REQUIRE_PCSC=1

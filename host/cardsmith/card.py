@@ -149,7 +149,10 @@ class Card:
 
         The status word of the response is returned, not raised; see :meth:`call`.
         """
-        if self.extended and command.needs_extended():
+        # A 255-byte command with Le also goes extended: as a short APDU it overflows jCardSim's buffer and
+        # costs a GET RESPONSE (see _send_chained).
+        full_short = len(command.data) == SHORT_MAX_DATA and command.ne is not None
+        if self.extended and (command.needs_extended() or full_short):
             response = self._send_extended(command, sensitive)
             if response.sw != 0x6700:
                 return self._collect(command, response, sensitive)

@@ -357,7 +357,9 @@ public final class SimBridge {
                 }
                 socket = null;
                 try {
-                    Thread.sleep(200);
+                    // Stay away longer than pcscd's presence poll (400 ms), so that pcscd sees the card
+                    // leave before it comes back; a quicker return can leave pcscd's reader state stale.
+                    Thread.sleep(1000);
                 } catch (InterruptedException e) {
                     return;
                 }

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Transport benchmark: a 255-byte ECHO round trip on every transport, side by side, in one run.
+
+    .venv/bin/python bench/transport.py [--rounds 300] [--json bench-results/transport.json]
+
+Rows:
+- embedded simulator (loopback to the SimBridge JVM), through cardsmith's Card layer, extended and short APDUs;
+- PC/SC (pcscd + vpcd + the same simulator), through cardsmith's Card layer, extended and short APDUs;
+- PC/SC raw pyscard transmit loop against the same reader: the baseline for the host's own overhead;
+plus the simulator's start time and `cardsmith --help` time. Needs root for pcscd when it is not running;
+without PC/SC the PC/SC rows are left out and the reason is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "host"))
+
+from cardsmith.card import Card  # noqa: E402
+from cardsmith.protocol import PROTOCOL  # noqa: E402
+from cardsmith.simulator import EphemeralSimulator, SimOptions  # noqa: E402
+
+PAYLOAD = bytes(i % 256 for i in range(255))
+VPCD_READER = "Virtual PCD 00 00"
+
+
+def measure(label: str, round_trip, rounds: int) -> dict:
+    for _ in range(10):  # warm-up (JIT, caches)
+        round_trip()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        round_trip()
+        samples.append(time.perf_counter() - start)
+    median = statistics.median(samples)
+    return {"transport": label, "rounds": rounds, "median_ms": median * 1000,
+            "p90_ms": sorted(samples)[int(rounds * 0.9)] * 1000,
+            "payload_bytes_per_s": 2 * len(PAYLOAD) / median}
+
+
+def card_echo(card: Card, extended: bool):
+    card.extended = extended
+
+    def run() -> None:
+        assert card.call("ECHO", data=PAYLOAD) == PAYLOAD
+
+    return run
+
+
+def start_time(runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        sim = EphemeralSimulator(SimOptions(cards=1))
+        times.append(time.perf_counter() - t)
+        sim.stop()
+    return statistics.median(times)
+
+
+def help_time(runs: int = 5) -> float:
+    exe = shutil.which("cardsmith", path=str(ROOT / ".venv" / "bin")) or "cardsmith"
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([exe, "--help"], capture_output=True, check=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def pcsc_rows(rounds: int) -> tuple[list[dict], str | None]:
+    import fcntl
+
+    lock = open("/tmp/cardsmith-pcsc-tests.lock", "w")  # noqa: SIM115 - vpcd's ports are machine-wide
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        return _pcsc_rows(rounds)
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def _pcsc_rows(rounds: int) -> tuple[list[dict], str | None]:
+    try:
+        from smartcard.System import readers
+
+        from cardsmith.transport.pcsc import PcscTransport, PcscUnavailable, reader_names
+    except ImportError as exc:
+        return [], f"pyscard missing ({exc})"
+    pcscd = None
+    try:
+        reader_names()
+    except PcscUnavailable:
+        if os.geteuid() != 0 or not shutil.which("pcscd"):
+            return [], "pcscd not running (and not root to start it)"
+        pcscd = subprocess.Popen(["pcscd", "--foreground"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+    sim = EphemeralSimulator(SimOptions(cards=1, vpcd="127.0.0.1:35963"))
+    rows: list[dict] = []
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                transport = PcscTransport(VPCD_READER)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    return [], "the simulated card did not appear in vpcd's reader"
+                time.sleep(0.2)
+        card = Card(transport)
+        card.select()
+        rows.append(measure("pcsc (vpcd), cardsmith, extended", card_echo(card, True), rounds))
+        rows.append(measure("pcsc (vpcd), cardsmith, short", card_echo(card, False), rounds))
+        card.close()
+        # Baseline: pyscard alone, one extended APDU per round trip, no cardsmith code in the loop.
+        reader = next(r for r in readers() if str(r) == VPCD_READER)
+        conn = reader.createConnection()
+        conn.connect()
+        aid = list(PROTOCOL.applet_aid)
+        conn.transmit([0x00, 0xA4, 0x04, 0x00, len(aid), *aid])
+        apdu = [0x80, 0x32, 0x00, 0x00, 0x00, 0x00, len(PAYLOAD), *PAYLOAD, 0x01, 0x00]
+
+        def raw() -> None:
+            data, sw1, sw2 = conn.transmit(apdu)
+            assert (sw1, sw2) == (0x90, 0x00) and bytes(data) == PAYLOAD
+
+        rows.append(measure("pcsc (vpcd), raw pyscard loop (baseline)", raw, rounds))
+        conn.disconnect()
+    finally:
+        sim.stop()
+        if pcscd:
+            pcscd.terminate()
+            pcscd.wait()
+    return rows, None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    sim = EphemeralSimulator(SimOptions(cards=1))
+    card = Card(sim.transport(0))
+    card.select()
+    rows = [measure("embedded simulator, cardsmith, extended", card_echo(card, True), args.rounds),
+            measure("embedded simulator, cardsmith, short", card_echo(card, False), args.rounds)]
+    card.stats.reset()
+    card.extended = False
+    card.call("ECHO", data=PAYLOAD)
+    short_exchanges = card.stats.exchanges
+    card.close()
+    sim.stop()
+    more, problem = pcsc_rows(args.rounds)
+    rows += more
+    result = {"rows": rows, "short_apdu_exchanges_per_echo": short_exchanges,
+              "simulator_start_s": start_time(), "cardsmith_help_s": help_time(), "pcsc_problem": problem}
+
+    print(f"255-byte ECHO round trip, {args.rounds} rounds each (payload counted both ways)\n")
+    print(f"| {'transport':<44} | median ms | p90 ms | payload bytes/s |")
+    print(f"|{'-' * 46}|-----------|--------|-----------------|")
+    for r in rows:
+        rate = r["payload_bytes_per_s"]
+        print(f"| {r['transport']:<44} | {r['median_ms']:9.3f} | {r['p90_ms']:6.3f} | {rate:15,.0f} |")
+    print(f"\nshort APDUs: {short_exchanges} exchanges per echo (255 bytes + Le overflows jCardSim's buffer: "
+          "sent without Le, answer fetched by GET RESPONSE)")
+    print(f"simulator start (JVM + 1 card, to READY): {result['simulator_start_s']:.2f} s")
+    print(f"cardsmith --help: {result['cardsmith_help_s'] * 1000:.0f} ms")
+    if problem:
+        print(f"PC/SC rows left out: {problem}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
