@@ -437,7 +437,8 @@ final class Bundle {
                     Tx.commitUnit();
                 } catch (CardRuntimeException e) {
                     Tx.abort(); // the whole unit is undone: nothing of it was applied
-                    return fail(k, reason(e), count);
+                    // k is past unitEnd when the commit itself failed (commit buffer full): blame the unit's last
+                    return fail(k > unitEnd ? unitEnd : k, reason(e), count);
                 }
                 Faults.point();
                 done = unitEnd;
