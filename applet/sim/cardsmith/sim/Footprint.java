@@ -166,12 +166,7 @@ public final class Footprint {
     static String measure(byte[] aid, byte[] params) throws Exception {
         Runtime runtime = new Runtime();
         Simulator sim = new Simulator(runtime);
-        byte[] install = new byte[aid.length + params.length + 3];
-        install[0] = (byte) aid.length;
-        System.arraycopy(aid, 0, install, 1, aid.length);
-        install[aid.length + 1] = 0;
-        install[aid.length + 2] = (byte) params.length;
-        System.arraycopy(params, 0, install, aid.length + 3, params.length);
+        byte[] install = SimBridge.installData(aid, params);
         AID appletAid = new AID(aid, (short) 0, (byte) aid.length);
         sim.installApplet(appletAid, SimBridge.appletClass(), install, (short) 0, (byte) install.length);
         Footprint fp = new Footprint(runtime);

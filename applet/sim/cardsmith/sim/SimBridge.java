@@ -48,6 +48,17 @@ public final class SimBridge {
 
     static final String APPLET_CLASS = "cardsmith.applet.CardsmithApplet";
 
+    /** GlobalPlatform install data, as a real card manager passes it: [Li AID][Lc control][La params]. */
+    static byte[] installData(byte[] aid, byte[] params) {
+        byte[] install = new byte[aid.length + params.length + 3];
+        install[0] = (byte) aid.length;
+        System.arraycopy(aid, 0, install, 1, aid.length);
+        install[aid.length + 1] = 0;
+        install[aid.length + 2] = (byte) params.length;
+        System.arraycopy(params, 0, install, aid.length + 3, params.length);
+        return install;
+    }
+
     /** The applet class from the bridge's own class loader, so that Faults is the same class as the applet's. */
     @SuppressWarnings("unchecked")
     static Class<? extends javacard.framework.Applet> appletClass() {
@@ -93,13 +104,7 @@ public final class SimBridge {
 
         static Simulator blankCard(byte[] aid, byte[] params) {
             Simulator sim = new Simulator(new SimulatorRuntime()); // own runtime: cards share nothing
-            // GlobalPlatform install data, as a real card manager passes it: [Li AID][Lc control][La params]
-            byte[] install = new byte[aid.length + params.length + 3];
-            install[0] = (byte) aid.length;
-            System.arraycopy(aid, 0, install, 1, aid.length);
-            install[aid.length + 1] = 0;
-            install[aid.length + 2] = (byte) params.length;
-            System.arraycopy(params, 0, install, aid.length + 3, params.length);
+            byte[] install = installData(aid, params);
             sim.installApplet(new AID(aid, (short) 0, (byte) aid.length), appletClass(), install, (short) 0,
                     (byte) install.length);
             return sim;
