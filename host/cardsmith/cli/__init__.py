@@ -22,6 +22,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("cardsmith.cli.backup:data", "The card's data area: regions, read, write, define."),
     # duplication and files
     # self-issuance
+    "prepare": ("cardsmith.cli.selfissue:prepare", "Seal one bundle per cardholder from a profile and a CSV."),
+    "issue": ("cardsmith.cli.selfissue:issue", "Write a card's bundle and START it; resumes pulled cards."),
+    "bundle-status": ("cardsmith.cli.selfissue:bundle_status_cmd", "Show the card's self-issuance progress."),
+    "bundle-clear": ("cardsmith.cli.selfissue:bundle_clear", "Erase the bundle and what it wrote (not after ISSUED)."),
+    "personalise": ("cardsmith.cli.selfissue:personalise", "Conventional command-by-command personalisation."),
 }
 
 

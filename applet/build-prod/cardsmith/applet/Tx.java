@@ -13,19 +13,45 @@ final class Tx {
     private Tx() {
     }
 
+    /**
+     * True while a unit (Bundle: several inner commands and the progress counter) holds the transaction;
+     * begin() and commit() of the commands inside then join it. Persistent, but written only inside the
+     * unit's own transaction, so a power loss rolls it back to false with everything else.
+     */
+    private static boolean unit;
+
     static void begin() {
+        if (unit) {
+            return;
+        }
         JCSystem.beginTransaction();
     }
 
     static void commit() {
+        if (unit) {
+            return;
+        }
         JCSystem.commitTransaction();
     }
 
-    /** Rolls back the open transaction, if any. */
+    /** Opens a transaction that the begin()/commit() pairs of the commands run inside it join. */
+    static void beginUnit() {
+        JCSystem.beginTransaction();
+        unit = true;
+    }
+
+    /** Commits the unit opened by beginUnit(). */
+    static void commitUnit() {
+        unit = false;
+        JCSystem.commitTransaction();
+    }
+
+    /** Rolls back the open transaction (a whole unit, when one is open), if any. */
     static void abort() {
         if (JCSystem.getTransactionDepth() != 0) {
             JCSystem.abortTransaction();
         }
+        unit = false;
     }
 
     static short copy(byte[] src, short srcOff, byte[] dst, short dstOff, short len) {

@@ -15,12 +15,33 @@ final class Tx {
     private Tx() {
     }
 
+    /** A unit holds the transaction: begin()/commit() inside it join (see the production Tx). */
+    private static boolean unit;
+
     static void begin() {
+        if (unit) {
+            return;
+        }
         JCSystem.beginTransaction();
         JOURNAL.clear();
     }
 
     static void commit() {
+        if (unit) {
+            return;
+        }
+        JCSystem.commitTransaction();
+        JOURNAL.clear();
+    }
+
+    static void beginUnit() {
+        JCSystem.beginTransaction();
+        JOURNAL.clear();
+        unit = true;
+    }
+
+    static void commitUnit() {
+        unit = false;
         JCSystem.commitTransaction();
         JOURNAL.clear();
     }
@@ -30,6 +51,7 @@ final class Tx {
             rollback();
             JCSystem.abortTransaction();
         }
+        unit = false;
     }
 
     /** Undoes the journalled writes, newest first. */

@@ -14,7 +14,7 @@ import javacardx.crypto.Cipher;
  * from the header MAC to a final MAC, restores verify the whole backup before writing a byte, and chains
  * of differentials are checked on the card.
  */
-final class Backup {
+final class Backup implements ClearHook {
     // ---- header layout (Proto.BACKUP_HEADER_LENGTH bytes)
     static final short H_MAGIC = 0;
     static final short H_TYPE = 4;
@@ -270,6 +270,20 @@ final class Backup {
         setFlag(Proto.BACKUP_STATE_COMMON_KEY, true);
         Tx.commit();
         return 0;
+    }
+
+    /**
+     * CLEAR_BUNDLE: back to the state after install as far as personalisation wrote it: no regions, no
+     * common key. The backup sequence counters stay (they only ever grow, so old backups never replay).
+     */
+    public void clearPersonalisation() {
+        Tx.begin();
+        byte[] t = area.regionTable();
+        Tx.fill(t, (short) 0, (short) t.length, (byte) 0);
+        Tx.setByte(st, S_KVER, (byte) 0);
+        setFlag(Proto.BACKUP_STATE_COMMON_KEY, false);
+        kCommon.clearKey();
+        Tx.commit();
     }
 
     /** The INFO_BACKUP TLV for GET INFO. */

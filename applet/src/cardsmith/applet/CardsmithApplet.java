@@ -31,7 +31,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     private static final short IO_SLOTS = 5;
 
     private static final short CAPABILITIES = (short) (Proto.CAP_EXTENDED_LENGTH | Proto.CAP_CHAINING
-            | Proto.CAP_BACKUP);
+            | Proto.CAP_BACKUP | Proto.CAP_SELF_ISSUANCE);
 
     private final byte[] cardId;
     /** Persistent state bytes, written through Tx: STATE_LIFECYCLE. */
@@ -41,6 +41,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     private final DataArea dataArea;
     private final Algorithms algorithms;
     private final Backup backup;
+    private final Bundle bundle;
 
     /** Reassembled command data (chained or extended). */
     private final byte[] cmd;
@@ -77,6 +78,10 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         state = new byte[STATE_SIZE];
         state[STATE_LIFECYCLE] = Proto.LIFECYCLE_INSTALLED;
         backup = new Backup(this);
+        short bundleSize = InstallParams.findShort(bArray, off, paramLen, Proto.TAG_INSTALL_BUNDLE_SIZE,
+                Proto.DEFAULT_BUNDLE_SIZE);
+        bundle = new Bundle(this, bundleSize, bArray, off, paramLen);
+        bundle.addClearHook(backup);
     }
 
     public void deselect() {
@@ -250,6 +255,12 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
             case Proto.INS_TRANSFER:
             case Proto.INS_END_SESSION:
                 return backup.dispatch(ins, p1, p2, in, inOff, inLen);
+            case Proto.INS_PUT_BUNDLE:
+            case Proto.INS_START_BUNDLE:
+            case Proto.INS_BUNDLE_STATUS:
+            case Proto.INS_CLEAR_BUNDLE:
+            case Proto.INS_SET_PERSO_KEY:
+                return bundle.dispatch(ins, p1, p2, in, inOff, inLen);
             default:
                 ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
                 return 0;

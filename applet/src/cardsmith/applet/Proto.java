@@ -24,6 +24,11 @@ public final class Proto {
     public static final byte INS_RESTORE = (byte) 0x4A;
     public static final byte INS_TRANSFER = (byte) 0x4C;
     public static final byte INS_END_SESSION = (byte) 0x4E;
+    public static final byte INS_PUT_BUNDLE = (byte) 0x70;
+    public static final byte INS_START_BUNDLE = (byte) 0x72;
+    public static final byte INS_BUNDLE_STATUS = (byte) 0x74;
+    public static final byte INS_CLEAR_BUNDLE = (byte) 0x76;
+    public static final byte INS_SET_PERSO_KEY = (byte) 0x78;
     public static final byte INS_GET_RESPONSE = (byte) 0xC0;
 
     public static final short SW_BYTES_REMAINING = (short) 0x6100;
@@ -47,6 +52,8 @@ public final class Proto {
 
     public static final byte TAG_INSTALL_PAGE_SIZE = (byte) 0x01;
     public static final byte TAG_INSTALL_PAGE_COUNT = (byte) 0x02;
+    public static final byte TAG_INSTALL_BUNDLE_SIZE = (byte) 0x03;
+    public static final byte TAG_INSTALL_PERSO_KEY = (byte) 0x04;
     public static final byte TAG_INFO_VERSION = (byte) 0x80;
     public static final byte TAG_INFO_CARD_ID = (byte) 0x81;
     public static final byte TAG_INFO_LIFECYCLE = (byte) 0x82;
@@ -94,6 +101,22 @@ public final class Proto {
     public static final byte RESTORE_STEP_MORE = (byte) 0x0;
     public static final byte RESTORE_STEP_VERIFIED = (byte) 0x1;
     public static final byte RESTORE_STEP_APPLIED = (byte) 0x2;
+    public static final short DEFAULT_BUNDLE_SIZE = (short) 0x800;
+    public static final short MAX_BUNDLE_SIZE = (short) 0x4000;
+    public static final byte BUNDLE_EMPTY = (byte) 0x0;
+    public static final byte BUNDLE_LOADING = (byte) 0x1;
+    public static final byte BUNDLE_READY = (byte) 0x2;
+    public static final byte BUNDLE_RUNNING = (byte) 0x3;
+    public static final byte BUNDLE_FAILED = (byte) 0x4;
+    public static final byte BUNDLE_DONE = (byte) 0x5;
+    public static final byte BUNDLE_OUTCOME_COMPLETE = (byte) 0x0;
+    public static final byte BUNDLE_OUTCOME_FAILED = (byte) 0x1;
+    public static final byte ENVELOPE_BUNDLE = (byte) 0x1;
+    public static final byte ENVELOPE_PERSO_KEY = (byte) 0x2;
+    public static final byte ENVELOPE_VERSION = (byte) 0x1;
+    public static final short ENVELOPE_HEADER_LENGTH = (short) 0x10;
+    public static final byte KDF_BUNDLE_ENC = (byte) 0x4;
+    public static final byte KDF_BUNDLE_MAC = (byte) 0x6;
 
     private Proto() {
     }

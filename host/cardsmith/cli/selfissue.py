@@ -1,0 +1,172 @@
+"""prepare (data preparer), issue / bundle-status (technician), personalise (conventional baseline)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..errors import CardRemovedError, UsageError
+from .context import Settings, pass_settings
+
+KEY_HELP = "Personalisation key: `dev` (the documented development key) or 32/64 hex digits."
+
+
+@click.command()
+@click.argument("profile_path", metavar="PROFILE", type=click.Path(exists=True, dir_okay=False))
+@click.argument("records_path", metavar="RECORDS.csv", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="The batch file to write (one sealed bundle per record).")
+@click.option("--per-card", "per_card", type=click.Path(file_okay=False),
+              help="Also write one batch file per record into this folder.")
+@click.option("--key", "key_text", default="dev", show_default=True, envvar="CARDSMITH_PERSO_KEY", help=KEY_HELP)
+@click.option("--master-key", "master_text", envvar="CARDSMITH_MASTER_KEY",
+              help="Issuer master key (hex) for the profile's {derive = ...} keys.")
+@click.option("--sequence", type=int, help="Bundle sequence number (default: the current Unix time).")
+@pass_settings
+def prepare(settings: Settings, profile_path: str, records_path: str, out_path: str, per_card: str | None,
+            key_text: str, master_text: str | None, sequence: int | None) -> None:
+    """Build sealed bundles from a personalisation profile and cardholder records (data preparer)."""
+    from ..bundle import parse_key
+    from ..fileio import atomic_write
+    from ..profile import Profile, prepare_batch, read_records
+
+    profile = Profile.load(profile_path)
+    records = read_records(records_path)
+    master = None
+    if master_text:
+        try:
+            master = bytes.fromhex(master_text)
+        except ValueError as exc:
+            raise UsageError("--master-key is hex (32 or 64 digits)") from exc
+    batch = prepare_batch(profile, records, parse_key(key_text), master=master, sequence=sequence)
+    atomic_write(out_path, json.dumps(batch, indent=1).encode())
+    if per_card:
+        for b in batch["bundles"]:
+            one = dict(batch, bundles=[b])
+            atomic_write(Path(per_card) / f"{b['record_id']}.json", json.dumps(one, indent=1).encode())
+    sizes = [len(b["bundle"]) // 2 for b in batch["bundles"]]
+    settings.emit({"out": out_path, "bundles": len(sizes), "sequence": batch["sequence"], "bytes": sizes},
+                  f"{len(sizes)} bundles (sequence {batch['sequence']}, {min(sizes)}-{max(sizes)} bytes each) "
+                  f"-> {out_path}")
+
+
+@click.command()
+@click.argument("batch_path", metavar="BATCH", type=click.Path(exists=True, dir_okay=False))
+@click.option("--record", "record_id", help="Issue this record (default: the next one not yet issued).")
+@click.option("--count", default=1, show_default=True, help="Cards to issue, one after another.")
+@click.option("--no-wait", is_flag=True, help="Do not wait for the card to be swapped between cards.")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Issuance log (SQLite).")
+@click.option("--clear", "clear_first", is_flag=True, help="CLEAR a half-applied bundle on the card first.")
+@pass_settings
+def issue(settings: Settings, batch_path: str, record_id: str | None, count: int, no_wait: bool,
+          log_path: str | None, clear_first: bool) -> None:
+    """Write the card's bundle and START it (technician); resumes a card pulled half way."""
+    from ..issuance import IssuanceRejected, ProgressTable, bundle_status, clear_bundle, issue_card
+    from ..issuance_log import IssuanceLog
+    from ..profile import load_batch
+
+    batch = load_batch(batch_path)
+    table = ProgressTable.from_json(batch.get("progress"))
+    log = IssuanceLog(log_path)
+    done = log.issued_records(batch["profile"], batch["sequence"])
+    if record_id:
+        todo = [b for b in batch["bundles"] if b["record_id"] == record_id]
+        if not todo:
+            raise UsageError(f"record {record_id!r} is not in {batch_path}")
+    else:
+        todo = [b for b in batch["bundles"] if b["record_id"] not in done][:count]
+        if not todo:
+            raise UsageError(f"every record of {batch_path} is issued already (see the log {log.path})")
+    results = []
+    with click.progressbar(length=len(todo), label="issuing", file=None if not settings.as_json else
+                           click.get_text_stream("stderr")) as bar:
+        for n, entry in enumerate(todo):
+            if n and not no_wait:
+                click.pause(f"insert the next blank card for record {entry['record_id']}, then press a key")
+            envelope = bytes.fromhex(entry["bundle"])
+            with settings.open_card() as card:
+                if clear_first and bundle_status(card).name in ("RUNNING", "FAILED"):
+                    clear_bundle(card)
+                card_id = card.info().card_id
+                try:
+                    outcome = issue_card(card, envelope, table)
+                except CardRemovedError:
+                    log.record(card_id=card_id, record_id=entry["record_id"], profile=batch["profile"],
+                               sequence=batch["sequence"], result="interrupted", actions=[])
+                    raise CardRemovedError(
+                        f"the card left the reader during issuance of record {entry['record_id']}: put it "
+                        f"back and run the same `cardsmith issue` again; it resumes where it stopped") from None
+            start = outcome.start
+            log.record(card_id=outcome.card_id, record_id=entry["record_id"], profile=batch["profile"],
+                       sequence=batch["sequence"], result=outcome.result,
+                       failed_at=None if start is None or start.complete else start.failed_at,
+                       sw=None if start is None or start.complete else start.inner_sw, actions=outcome.actions,
+                       exchanges=outcome.exchanges, bytes_on_wire=outcome.bytes_on_wire)
+            results.append({"record_id": entry["record_id"], "card_id": outcome.card_id.hex().upper(),
+                            "result": outcome.result, "actions": outcome.actions,
+                            "detail": start.describe() if start else None, "exchanges": outcome.exchanges})
+            bar.update(1)
+    text = "\n".join(f"{r['record_id']:<16} card {r['card_id']}  {r['result']}  ({r['detail']}; "
+                     f"{r['exchanges']} exchanges{'; ' + ', '.join(r['actions']) if r['actions'] else ''})"
+                     for r in results)
+    settings.emit({"results": results, "log": str(log.path)}, text)
+    rejected = [r["record_id"] for r in results if r["result"] != "issued"]
+    if rejected:
+        raise IssuanceRejected(f"not issued: {', '.join(rejected)} (cleared back to blank; see the log "
+                               f"{log.path}); set the card aside or retry with a new card")
+
+
+@click.command("bundle-status")
+@pass_settings
+def bundle_status_cmd(settings: Settings) -> None:
+    """Show where self-issuance stands on the card (no personalisation data is shown)."""
+    from ..issuance import bundle_status
+
+    with settings.open_card() as card:
+        st = bundle_status(card)
+    data = {"status": st.name, "commands": st.count, "committed": st.done, "next": st.next_command,
+            "failed_at": st.failed_at or None, "inner_sw": f"{st.inner_sw:04X}" if st.failed_at else None,
+            "last_consumed_sequence": st.last_sequence, "store_size": st.store_size,
+            "received": st.received, "key_generation": st.key_generation}
+    text = (f"status {st.name}: {st.done}/{st.count} committed, next command {st.next_command}"
+            + (f", command {st.failed_at} failed with {st.inner_sw:04X}" if st.failed_at else "")
+            + f"\nstore {st.received}/{st.store_size} bytes, last consumed sequence {st.last_sequence},"
+              f" key generation {st.key_generation}")
+    settings.emit(data, text)
+
+
+@click.command("bundle-clear")
+@pass_settings
+def bundle_clear(settings: Settings) -> None:
+    """CLEAR: erase the bundle and everything personalisation wrote (not after ISSUED)."""
+    from ..issuance import clear_bundle
+
+    with settings.open_card() as card:
+        clear_bundle(card)
+    settings.emit({"cleared": True}, "cleared: the card is blank again")
+
+
+@click.command()
+@click.argument("profile_path", metavar="PROFILE", type=click.Path(exists=True, dir_okay=False))
+@click.argument("records_path", metavar="RECORDS.csv", type=click.Path(exists=True, dir_okay=False))
+@click.option("--record", "record_id", required=True, help="The record to personalise.")
+@click.option("--master-key", "master_text", envvar="CARDSMITH_MASTER_KEY", help="Issuer master key (hex).")
+@pass_settings
+def personalise(settings: Settings, profile_path: str, records_path: str, record_id: str,
+                master_text: str | None) -> None:
+    """Conventional personalisation, command by command in clear (the baseline self-issuance replaces)."""
+    from ..issuance import personalise_conventional
+    from ..profile import Profile, build_plan, read_records
+
+    profile = Profile.load(profile_path)
+    records = [r for r in read_records(records_path) if r.get(profile.record_id) == record_id]
+    if not records:
+        raise UsageError(f"record {record_id!r} is not in {records_path}")
+    plan = build_plan(profile, records[0], bytes.fromhex(master_text) if master_text else None)
+    with settings.open_card() as card:
+        personalise_conventional(card, plan.commands)
+        exchanges = card.stats.exchanges
+    settings.emit({"record_id": record_id, "commands": len(plan.commands), "exchanges": exchanges},
+                  f"{record_id}: {len(plan.commands)} commands sent in clear ({exchanges} exchanges)")

@@ -1,0 +1,82 @@
+"""The issuance log: which card received which record, when, and how it went (SQLite, in the catalogue)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS issuance_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    card_id TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    result TEXT NOT NULL,          -- issued, rejected, interrupted, failed
+    failed_at INTEGER,             -- inner command number, when one failed
+    sw TEXT,                       -- its status word
+    actions TEXT NOT NULL,         -- what the progress table made the station do
+    exchanges INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+)"""
+
+
+def default_path() -> Path:
+    return paths.home() / "catalogue.sqlite"
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    time: str
+    card_id: str
+    record_id: str
+    profile: str
+    sequence: int
+    result: str
+    failed_at: int | None
+    sw: str | None
+    actions: str
+    exchanges: int
+    bytes: int
+
+
+class IssuanceLog:
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path)
+        with self.db:
+            self.db.execute(SCHEMA)
+
+    def record(self, *, card_id: bytes, record_id: str, profile: str, sequence: int, result: str,
+               failed_at: int | None = None, sw: int | None = None, actions: list[str] | None = None,
+               exchanges: int = 0, bytes_on_wire: int = 0) -> None:
+        with self.db:  # one transaction per entry: a crash loses at most the entry being written
+            self.db.execute(
+                "INSERT INTO issuance_log (time, card_id, record_id, profile, sequence, result, failed_at, sw,"
+                " actions, exchanges, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), card_id.hex().upper(), record_id, profile,
+                 sequence, result, failed_at, None if sw is None else f"{sw:04X}", ",".join(actions or []),
+                 exchanges, bytes_on_wire))
+
+    def entries(self, record_id: str | None = None) -> list[LogEntry]:
+        sql = ("SELECT time, card_id, record_id, profile, sequence, result, failed_at, sw, actions, exchanges,"
+               " bytes FROM issuance_log")
+        args: tuple = ()
+        if record_id is not None:
+            sql += " WHERE record_id = ?"
+            args = (record_id,)
+        return [LogEntry(*row) for row in self.db.execute(sql + " ORDER BY id", args)]
+
+    def issued_records(self, profile: str, sequence: int) -> set[str]:
+        rows = self.db.execute("SELECT record_id FROM issuance_log WHERE profile = ? AND sequence = ? AND "
+                               "result = 'issued'", (profile, sequence))
+        return {r[0] for r in rows}
+
+    def close(self) -> None:
+        self.db.close()

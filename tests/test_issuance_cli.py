@@ -1,0 +1,89 @@
+"""`cardsmith prepare` and `cardsmith issue` as the preparer and the technician run them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cardsmith import errors
+from test_cli import base_env, run
+
+pytestmark = pytest.mark.card
+
+PROFILE = """
+[profile]
+name = "staff"
+
+[[step]]
+command = "ECHO"
+data = [{text = "{name}"}]
+
+[[step]]
+command = "GET_INFO"
+p1 = "{p1}"
+
+[progress]
+default = "reject"
+"""
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    env = base_env(tmp_path_factory.mktemp("svc"))
+    started = run(env, "sim", "start", "--cards", "2")
+    assert started.returncode == 0, started.stderr
+    yield env
+    assert run(env, "sim", "stop").returncode == 0
+
+
+# runs first: it leaves card 1 blank again, for the batch test after it
+def test_a_failing_record_is_rejected_and_the_card_left_blank(service: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "p.toml").write_text(PROFILE)
+    (tmp_path / "r.csv").write_text("id,name,p1\nC3,Cy,1\n")
+    batch = tmp_path / "batch.json"
+    assert run(service, "prepare", str(tmp_path / "p.toml"), str(tmp_path / "r.csv"), "-o", str(batch)).returncode == 0
+    out = run(service, "-r", "sim 1", "issue", str(batch), "--log", str(tmp_path / "log.sqlite"))
+    status = json.loads(run(service, "-r", "sim 1", "--json", "bundle-status").stdout)
+    assert out.returncode == errors.EXIT_CARD_REFUSED, out.stdout + out.stderr
+    assert "not issued: C3" in out.stderr
+    assert "inner command 2 of 3 failed with 6A86" in out.stdout
+    assert json.loads(run(service, "-r", "sim 1", "--json", "info").stdout)["lifecycle"] == "INSTALLED"
+    assert status["status"] == "EMPTY"
+
+
+def test_prepare_then_issue_a_batch_with_its_log(service: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "p.toml").write_text(PROFILE)
+    (tmp_path / "r.csv").write_text("id,name,p1\nA1,Ann,0\nB2,Bob,0\nC3,Cy,1\n")
+    batch = tmp_path / "batch.json"
+    out = run(service, "prepare", str(tmp_path / "p.toml"), str(tmp_path / "r.csv"), "-o", str(batch),
+              "--per-card", str(tmp_path / "cards"))
+    assert out.returncode == 0, out.stderr
+    assert "3 bundles" in out.stdout and (tmp_path / "cards" / "B2.json").exists()
+    assert "Ann" not in batch.read_text()
+
+    log = tmp_path / "log.sqlite"
+    first = run(service, "--json", "issue", str(batch), "--log", str(log), "--no-wait")
+    assert first.returncode == 0, first.stderr
+    (r,) = json.loads(first.stdout)["results"]
+    assert (r["record_id"], r["result"]) == ("A1", "issued")
+    status = json.loads(run(service, "--json", "bundle-status").stdout)
+    assert (status["status"], status["committed"], status["commands"]) == ("DONE", 3, 3)
+    assert json.loads(run(service, "--json", "info").stdout)["lifecycle"] == "ISSUED"
+
+    # the same card again: it is issued, the station says so and changes nothing
+    again = run(service, "issue", str(batch), "--log", str(log), "--record", "A1")
+    assert again.returncode == errors.EXIT_CARD_REFUSED, again.stdout + again.stderr
+
+    second = run(service, "-r", "sim 1", "issue", str(batch), "--log", str(log), "--no-wait")
+    assert second.returncode == 0, second.stderr
+    assert "B2" in second.stdout and "issued" in second.stdout
+
+    rows = sqlite3.connect(log).execute("SELECT record_id, result, card_id FROM issuance_log ORDER BY id").fetchall()
+    assert [(a, b) for a, b, _ in rows] == [("A1", "issued"), ("B2", "issued")]
+    assert rows[0][2] != rows[1][2]
+
+
