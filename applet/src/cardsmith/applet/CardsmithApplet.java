@@ -30,7 +30,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     private static final short IO_CHAIN_P2 = 4; // P2 of the chain in progress, -1 when none
     private static final short IO_SLOTS = 5;
 
-    private static final short CAPABILITIES = (short) (Proto.CAP_EXTENDED_LENGTH | Proto.CAP_CHAINING);
+    private static final short CAPABILITIES = (short) (Proto.CAP_EXTENDED_LENGTH | Proto.CAP_CHAINING
+            | Proto.CAP_DUPLICATION);
 
     private final byte[] cardId;
     /** Persistent state bytes, written through Tx: STATE_LIFECYCLE. */
@@ -39,6 +40,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     private static final short STATE_SIZE = 1;
     private final DataArea dataArea;
     private final Algorithms algorithms;
+    private final HolderPin holderPin;
+    private final Duplication duplication;
 
     /** Reassembled command data (chained or extended). */
     private final byte[] cmd;
@@ -74,6 +77,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         algorithms.random().generateData(cardId, (short) 0, Proto.CARD_ID_LENGTH);
         state = new byte[STATE_SIZE];
         state[STATE_LIFECYCLE] = Proto.LIFECYCLE_INSTALLED;
+        holderPin = new HolderPin(this);
+        duplication = new Duplication(this, holderPin);
     }
 
     public void deselect() {
@@ -238,6 +243,23 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
                 return 0;
             case Proto.INS_TEST_FAULT:
                 return Faults.command(p1, p2);
+            // duplication and holder PIN
+            case Proto.INS_VERIFY:
+            case Proto.INS_CHANGE_REFERENCE_DATA:
+            case Proto.INS_PUT_PIN:
+                return holderPin.dispatch(ins, p1, p2, in, inOff, inLen);
+            case Proto.INS_LOCK_KEY_GROUP:
+            case Proto.INS_DECRYPT:
+            case Proto.INS_REENCRYPT_FOR_PEER:
+            case Proto.INS_CLEAR_HOLDER_KEYS:
+            case Proto.INS_PUT_KEY_GROUP_SLOT:
+            case Proto.INS_GENERATE_KEY_PAIR:
+            case Proto.INS_GET_PUBLIC_KEY:
+            case Proto.INS_EXPORT_KEY:
+            case Proto.INS_IMPORT_KEY:
+            case Proto.INS_CONFIRM_EXPORT:
+            case Proto.INS_DUPLICATION_STATUS:
+                return duplication.dispatch(ins, p1, p2, in, inOff, inLen);
             default:
                 ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
                 return 0;
@@ -330,6 +352,11 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     /** The card id (do not modify). */
     byte[] cardId() {
         return cardId;
+    }
+
+    /** The holder PIN: other capabilities call holderPin().verified() or holderPin().require(). */
+    HolderPin holderPin() {
+        return holderPin;
     }
 
     DataArea dataArea() {

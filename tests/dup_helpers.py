@@ -1,0 +1,21 @@
+"""Helpers shared by the duplication tests: personalised card pairs and blob field offsets."""
+
+from __future__ import annotations
+
+import os
+
+from cardsmith.card import Card
+from cardsmith.duplication import KeyCard, personalise
+
+PIN_MAIN = "1234"
+PIN_BACKUP = "5678"
+
+
+def personalised_pair(pair: tuple[Card, Card], key1: bytes | None = None,
+                      backup_key1: bytes | None = None) -> tuple[KeyCard, KeyCard]:
+    """Two cards as the issuer ships them: PIN and the same Key1 on both (S101-S113)."""
+    key1 = key1 or os.urandom(32)
+    main, backup = KeyCard(pair[0]), KeyCard(pair[1])
+    personalise(main, PIN_MAIN, key1)
+    personalise(backup, PIN_BACKUP, backup_key1 or key1)
+    return main, backup
