@@ -102,6 +102,7 @@ public final class SimBridge {
             System.arraycopy(params, 0, install, aid.length + 3, params.length);
             sim.installApplet(new AID(aid, (short) 0, (byte) aid.length), appletClass(), install, (short) 0,
                     (byte) install.length);
+            Entropy.fix(sim); // jCardSim's key-pair generation has no entropy of its own
             return sim;
         }
 

@@ -406,12 +406,24 @@ final class Duplication {
                         - Aead.TAG_LENGTH)
                 && Util.arrayCompare(in, (short) (off + E_KEY_ID), st, ST_KEY_ID, Proto.KEY_ID_LENGTH) == 0,
                 Proto.SW_WRONG_DATA);
-        KeyAgreement ka = alg.ecdh();
-        ka.init(pair.getPrivate());
-        ka.generateSecret(in, (short) (off + E_POINT), POINT, w, W_KEY);
+        ecdh(pair, in, (short) (off + E_POINT));
         Util.arrayCopyNonAtomic(in, off, w, W_BUF, len);
         short padded = aead.open(w, W_KEY, st, ST_KEY_ID, Proto.KEY_ID_LENGTH, w, W_BUF, ENV_HDR, len);
         return Aead.unpad(w, (short) (W_BUF + ENV_HDR + Aead.IV_LENGTH), padded);
+    }
+
+    /**
+     * w[W_KEY..+32) = x of ECDH(keys's private key, point). A point that is not on P-256 is 6A80 (cards
+     * throw CryptoException.ILLEGAL_VALUE; jCardSim throws an unchecked exception of its library).
+     */
+    private void ecdh(KeyPair keys, byte[] point, short off) {
+        KeyAgreement ka = alg.ecdh();
+        ka.init(keys.getPrivate());
+        try {
+            ka.generateSecret(point, off, POINT, w, W_KEY);
+        } catch (RuntimeException e) {
+            ISOException.throwIt(Proto.SW_WRONG_DATA);
+        }
     }
 
     private short decrypt(byte p1, byte p2, byte[] in, short inOff, short inLen) {
@@ -441,10 +453,10 @@ final class Duplication {
         keyId(in, inOff, out, E_KEY_ID);
         ephemeral.genKeyPair();
         ((ECPublicKey) ephemeral.getPublic()).getW(out, E_POINT);
-        KeyAgreement ka = alg.ecdh();
-        ka.init(ephemeral.getPrivate());
-        ka.generateSecret(in, inOff, POINT, w, W_KEY);
+        ecdh(ephemeral, in, inOff);
+        // forget the ephemeral secret; clearKey also drops the curve, so set it again for the next use
         ((ECPrivateKey) ephemeral.getPrivate()).clearKey();
+        P256.setCurve((ECPrivateKey) ephemeral.getPrivate());
         alg.random().generateData(out, ENV_HDR, Aead.IV_LENGTH);
         short pt = (short) (ENV_HDR + Aead.IV_LENGTH);
         Util.arrayCopyNonAtomic(w, keyOff, out, pt, keyLen);
