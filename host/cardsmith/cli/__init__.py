@@ -17,6 +17,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("cardsmith.cli.sim:sim", "Start, inspect and stop the simulated cards (jCardSim)."),
     # backup and restore
     # duplication and files
+    "duplicate": ("cardsmith.cli.dup:duplicate", "Make a backup card holding the main card's key (exported once)."),
+    "key": ("cardsmith.cli.dup:key", "The card's key pair and key group: personalise, generate, public, status, lock."),
+    "pin": ("cardsmith.cli.dup:pin", "The holder PIN: verify, change."),
+    "files": ("cardsmith.cli.dup:files", "Files encrypted to a card: encrypt, decrypt, share, recover."),
     # self-issuance
 }
 
