@@ -107,6 +107,7 @@ final class Duplication {
                     if (st[ST_LOCKED] == 0) {
                         Tx.begin();
                         Tx.setByte(st, ST_LOCKED, (byte) 1);
+                        Faults.point();
                         Tx.commit();
                     }
                     return 0;
@@ -385,7 +386,9 @@ final class Duplication {
         if (st[ST_EXPORT] != Proto.EXPORT_CONFIRMED) {
             Tx.begin();
             Tx.setByte(st, ST_EXPORT, Proto.EXPORT_CONFIRMED);
+            Faults.point();
             Tx.commit();
+            Faults.point();
         }
     }
 
