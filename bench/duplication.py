@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import fcntl
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,13 +60,42 @@ def _measure(cards: list[Card], fn) -> dict:
             "wall_ms": wall * 1000, "card_ms": card_s * 1000, "host_ms": (wall - card_s) * 1000, "result": result}
 
 
+def _start_pcscd() -> subprocess.Popen | None:
+    """pcscd for the PC/SC run, started here (and stopped afterwards) only if none is running."""
+    from cardsmith.transport import pcsc
+
+    try:
+        pcsc.reader_names()
+        return None
+    except pcsc.PcscUnavailable:
+        if not shutil.which("pcscd") or os.geteuid() != 0:
+            raise RuntimeError("pcscd is not running and cannot be started here (needs root)") from None
+        proc = subprocess.Popen(["pcscd", "--foreground"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        return proc
+
+
+def _wait_for_vpcd_cards() -> None:
+    from cardsmith.transport import pcsc
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if sum(1 for r in pcsc.describe_readers() if r.name.startswith("Virtual PCD") and r.card_present) >= 2:
+                return
+        except pcsc.PcscUnavailable:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the simulated cards did not appear in pcscd's vpcd readers")
+
+
 def run(kind: str, n_files: int) -> list[tuple[str, dict]]:
-    options = SimOptions(cards=2, build="test", vpcd="127.0.0.1:35963" if kind == "pcsc" else None)
+    options = SimOptions(cards=2, build="prod", vpcd="127.0.0.1:35963" if kind == "pcsc" else None)
     sim = EphemeralSimulator(options)
     rows = []
     try:
         if kind == "pcsc":
-            time.sleep(2)  # let pcscd see the cards
+            _wait_for_vpcd_cards()
         main_c, backup_c = _cards(kind, sim)
         main, backup = KeyCard(main_c), KeyCard(backup_c)
         key1 = os.urandom(32)
@@ -114,15 +145,20 @@ def main() -> None:
     print(f"{'transport':<9} {'operation':<58} {'APDUs':>6} {'bytes':>8} {'wall ms':>9} {'card ms':>9} {'host ms':>9}")
     for kind in kinds:
         lock = None
-        if kind == "pcsc":
-            lock = open("/tmp/cardsmith-pcsc-tests.lock", "w")  # noqa: SIM115 - vpcd ports are machine-wide
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        pcscd = None
         try:
+            if kind == "pcsc":
+                lock = open("/tmp/cardsmith-pcsc-tests.lock", "w")  # noqa: SIM115 - vpcd ports are machine-wide
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                pcscd = _start_pcscd()
             rows = run(kind, args.files)
         except Exception as exc:  # noqa: BLE001 - reported, the other transport still runs
             print(f"{kind:<9} unavailable: {exc}")
             continue
         finally:
+            if pcscd:
+                pcscd.terminate()
+                pcscd.wait(timeout=10)
             if lock:
                 fcntl.flock(lock, fcntl.LOCK_UN)
                 lock.close()
