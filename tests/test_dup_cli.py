@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair
 
 from cardsmith.cli import main as cli_main
 from cardsmith.duplication import KeyCard
+from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair
 
 pytestmark = pytest.mark.card
 
@@ -58,9 +58,8 @@ def test_duplicate_files_and_recover_from_the_cli(readers, capsys, tmp_path: Pat
     assert code == 4 and "tries left" in err
 
     # the main card is lost: a new card takes its reader
-    from conftest import fresh_card
-
     from cardsmith.duplication import personalise
+    from conftest import fresh_card
 
     new = KeyCard(fresh_card(request, transport_kind, 1))
     new.card.close = lambda: None  # type: ignore[method-assign]

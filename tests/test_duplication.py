@@ -264,3 +264,36 @@ def test_change_pin(card) -> None:
     with pytest.raises(errors.WrongLengthError):
         kc.card.call("VERIFY", 0, CONST["PIN_REFERENCE"], b"12", expect_data=False)
     assert kc.status().tries_left == 3  # a malformed PIN costs no try
+
+
+def test_a_run_that_died_between_the_two_key_sets_is_restarted_cleanly(card_pair) -> None:
+    main, backup = personalised_pair(card_pair)
+    main.verify_pin(PIN_MAIN)
+    main.put_slot(2, os.urandom(32))  # the host set Key2 on the main card, then died: that key is gone
+    main.card.reset()
+    result = duplicate(main, backup, PIN_MAIN, PIN_BACKUP)
+    assert any("cleared the holder keys" in step for step in result.steps)
+    assert backup.status().role_name == "backup"
+
+
+def test_a_run_that_died_after_the_export_is_finished_without_the_lost_keys(card_pair) -> None:
+    main, backup = _ready(card_pair)
+    blob = main.export(backup.card_id, PAIR)  # the response went nowhere: the host process died
+    main.card.reset()
+    backup.card.reset()
+    # a new run, which never knew Key2/Key3
+    result = duplicate(main, backup, PIN_MAIN, PIN_BACKUP, lock=False)
+    assert result.export_counter == 1
+    assert main.status().export_state == CONST["EXPORT_CONFIRMED"]
+    # the blob the new run imported is the one the dead run was given: its receipt confirms
+    main.confirm(backup.import_key(blob))
+
+
+def test_clear_holder_keys_is_refused_once_an_export_started(card_pair) -> None:
+    main, backup = _ready(card_pair)
+    main.export(backup.card_id, PAIR)
+    with pytest.raises(errors.WrongStateError):
+        main.clear_holder_keys()
+    backup.import_key(main.export(backup.card_id, PAIR))
+    with pytest.raises(errors.WrongStateError):
+        backup.clear_holder_keys()
