@@ -359,6 +359,11 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         return holderPin;
     }
 
+    /** Whether the holder PIN was verified in this session (ends at reset and deselect). */
+    boolean pinVerified() {
+        return holderPin.verified();
+    }
+
     DataArea dataArea() {
         return dataArea;
     }
