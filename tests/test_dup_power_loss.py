@@ -11,7 +11,7 @@ import pytest
 from cardsmith import crypto, errors
 from cardsmith.duplication import duplicate
 from cardsmith.protocol import CONST
-from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair
+from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair, power_back
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +36,7 @@ def test_pull_either_card_at_every_step_of_the_duplication(card_pair) -> None:
         except errors.ReaderError:
             tears += 1
             for card in (main, backup):
-                card.card.reset()  # power back on both readers
+                power_back(card.card)  # power back on both readers
             s, d = main.status(), backup.status()
             # both cards answer, and the export-once rule holds after every cut
             assert s.export_counter <= 1 and len(blobs) <= 1
