@@ -37,3 +37,38 @@ def power_back(card: Card, timeout: float = 15.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def replug(request, kind: str, slots: list[int], cards: list[Card]) -> None:
+    """Take the cards out and put them back, then power them up. Through pcscd this waits until pcscd has
+    seen each card leave and come back: a card that returns before pcscd polls stays unusable in pcscd."""
+    import time
+
+    from conftest import sim_control
+
+    controls = [sim_control(request, kind, slot) for slot in slots]
+    for control in controls:
+        control.eject()
+    if kind == "pcsc":
+        _wait_pcsc(slots, present=False)
+    for control in controls:
+        control.insert()
+    if kind == "pcsc":
+        _wait_pcsc(slots, present=True)
+        time.sleep(0.2)
+    for card in cards:
+        power_back(card)
+
+
+def _wait_pcsc(slots: list[int], present: bool, timeout: float = 10.0) -> None:
+    import time
+
+    from cardsmith.transport import pcsc
+
+    names = {f"Virtual PCD 00 0{slot}" for slot in slots}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = {r.name: r.card_present for r in pcsc.describe_readers() if r.name in names}
+        if len(states) == len(names) and all(v == present for v in states.values()):
+            return
+        time.sleep(0.1)

@@ -11,19 +11,13 @@ import pytest
 from cardsmith import crypto, errors
 from cardsmith.duplication import duplicate
 from cardsmith.protocol import CONST
-from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair, power_back
+from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair, replug
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.card
-def test_pull_either_card_at_every_step_of_the_duplication(card_pair, transport_kind) -> None:
-    if transport_kind == "pcsc":
-        # Through pcscd the torn card must leave and re-enter vpcd's reader; the simulator reconnects it
-        # after 200 ms, before pcscd polls, and pcscd then reports it present but refuses connections ("no
-        # smart card inserted") for good. tests/test_card_core.py's power-loss test fails the same way on
-        # pcsc. Re-enable when the bridge waits out pcscd's polling after a tear (docs/duplication.md).
-        pytest.skip("vpcd reconnect race after a simulated tear (foundation issue, see comment)")
+def test_pull_either_card_at_every_step_of_the_duplication(request, card_pair, transport_kind) -> None:
     main, backup = personalised_pair(card_pair)
     blobs: set[bytes] = set()
     original_export = main.export
@@ -41,8 +35,9 @@ def test_pull_either_card_at_every_step_of_the_duplication(card_pair, transport_
             duplicate(main, backup, PIN_MAIN, PIN_BACKUP)
         except errors.ReaderError:
             tears += 1
-            for card in (main, backup):
-                power_back(card.card)  # power back on both readers
+            # power back on both readers; through pcscd the torn card is pulled out and put back so that
+            # pcscd sees it leave (the bridge's own quick reconnect can race pcscd's polling)
+            replug(request, transport_kind, [0, 1], [main.card, backup.card])
             s, d = main.status(), backup.status()
             # both cards answer, and the export-once rule holds after every cut
             assert s.export_counter <= 1 and len(blobs) <= 1
