@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 
 from . import crypto
+from .crypto import kdf256, pad, unpad
 from .errors import BadDataError, UsageError
 from .protocol import CONST, INS, PROTOCOL
 
@@ -92,25 +93,6 @@ class BundlePlan:
         if off != len(plain):
             raise BadDataError("bundle plaintext has trailing bytes")
         return cls(cmds, cps)
-
-
-def kdf256(key: bytes, constant: int, context: bytes = b"") -> bytes:
-    """NIST SP 800-108 counter mode, PRF AES-CMAC, in the SCP03 layout, 256 bits out:
-    CMAC(key, 00*11 || constant || 00 || 0100 || i || context) for i = 1, 2."""
-    return b"".join(crypto.cmac(key, bytes(11) + bytes([constant, 0, 1, 0, i]) + context) for i in (1, 2))
-
-
-def pad(data: bytes) -> bytes:
-    """ISO/IEC 9797-1 padding method 2: 0x80 then zeros to a whole block (always adds at least one byte)."""
-    data += b"\x80"
-    return data + bytes(-len(data) % 16)
-
-
-def unpad(data: bytes) -> bytes:
-    stripped = data.rstrip(b"\x00")
-    if not stripped.endswith(b"\x80") or len(data) - len(stripped) >= 16:
-        raise BadDataError("bad padding in the bundle plaintext")
-    return stripped[:-1]
 
 
 def session_keys(perso_key: bytes) -> tuple[bytes, bytes]:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .bundle import BundlePlan, InnerCommand, kdf256, seal
+from .bundle import BundlePlan, InnerCommand, seal
+from .crypto import kdf256
 from .errors import BadDataError, UsageError
 from .issuance import ProgressTable
 

@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backups": ("cardsmith.cli.backup:backups", "The backup catalogue: list, show, verify, export, import."),
     "data": ("cardsmith.cli.backup:data", "The card's data area: regions, read, write, define."),
     # duplication and files
+    "duplicate": ("cardsmith.cli.dup:duplicate", "Make a backup card holding the main card's key (exported once)."),
+    "key": ("cardsmith.cli.dup:key", "The card's key pair and key group: personalise, generate, public, status, lock."),
+    "pin": ("cardsmith.cli.dup:pin", "The holder PIN: verify, change."),
+    "files": ("cardsmith.cli.dup:files", "Files encrypted to a card: encrypt, decrypt, share, recover."),
     # self-issuance
     "prepare": ("cardsmith.cli.selfissue:prepare", "Seal one bundle per cardholder from a profile and a CSV."),
     "issue": ("cardsmith.cli.selfissue:issue", "Write a card's bundle and START it; resumes pulled cards."),

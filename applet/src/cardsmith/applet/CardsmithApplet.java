@@ -31,7 +31,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     private static final short IO_SLOTS = 5;
 
     private static final short CAPABILITIES = (short) (Proto.CAP_EXTENDED_LENGTH | Proto.CAP_CHAINING
-            | Proto.CAP_BACKUP | Proto.CAP_SELF_ISSUANCE);
+            | Proto.CAP_BACKUP | Proto.CAP_SELF_ISSUANCE | Proto.CAP_DUPLICATION);
 
     private final byte[] cardId;
     /** Persistent state bytes, written through Tx: STATE_LIFECYCLE. */
@@ -42,6 +42,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     private final Algorithms algorithms;
     private final Backup backup;
     private final Bundle bundle;
+    private final HolderPin holderPin;
+    private final Duplication duplication;
 
     /** Reassembled command data (chained or extended). */
     private final byte[] cmd;
@@ -82,6 +84,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
                 Proto.DEFAULT_BUNDLE_SIZE);
         bundle = new Bundle(this, bundleSize, bArray, off, paramLen);
         bundle.addClearHook(backup);
+        holderPin = new HolderPin(this);
+        duplication = new Duplication(this, holderPin);
     }
 
     public void deselect() {
@@ -261,6 +265,23 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
             case Proto.INS_CLEAR_BUNDLE:
             case Proto.INS_SET_PERSO_KEY:
                 return bundle.dispatch(ins, p1, p2, in, inOff, inLen);
+            // duplication and holder PIN
+            case Proto.INS_VERIFY:
+            case Proto.INS_CHANGE_REFERENCE_DATA:
+            case Proto.INS_PUT_PIN:
+                return holderPin.dispatch(ins, p1, p2, in, inOff, inLen);
+            case Proto.INS_LOCK_KEY_GROUP:
+            case Proto.INS_DECRYPT:
+            case Proto.INS_REENCRYPT_FOR_PEER:
+            case Proto.INS_CLEAR_HOLDER_KEYS:
+            case Proto.INS_PUT_KEY_GROUP_SLOT:
+            case Proto.INS_GENERATE_KEY_PAIR:
+            case Proto.INS_GET_PUBLIC_KEY:
+            case Proto.INS_EXPORT_KEY:
+            case Proto.INS_IMPORT_KEY:
+            case Proto.INS_CONFIRM_EXPORT:
+            case Proto.INS_DUPLICATION_STATUS:
+                return duplication.dispatch(ins, p1, p2, in, inOff, inLen);
             default:
                 ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
                 return 0;
@@ -354,6 +375,16 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     /** The card id (do not modify). */
     byte[] cardId() {
         return cardId;
+    }
+
+    /** The holder PIN: other capabilities call holderPin().verified() or holderPin().require(). */
+    HolderPin holderPin() {
+        return holderPin;
+    }
+
+    /** Whether the holder PIN was verified in this session (ends at reset and deselect). */
+    boolean pinVerified() {
+        return holderPin.verified();
     }
 
     DataArea dataArea() {

@@ -3,6 +3,7 @@ package cardsmith.applet;
 import javacard.framework.JCSystem;
 import javacard.framework.Util;
 import javacard.security.AESKey;
+import javacard.security.KeyBuilder;
 import javacardx.crypto.Cipher;
 
 /**
@@ -21,11 +22,24 @@ final class Cmac {
     private static final short X = 32;
     private static final short BUF = 48;
     private Cipher ecb;
+    /** Holds a raw 256-bit key for the one-shot mac(). */
+    private final AESKey rawKey;
 
     Cmac(Algorithms algorithms) {
         this.algorithms = algorithms;
+        rawKey = (AESKey) KeyBuilder.buildKey(KeyBuilder.TYPE_AES_TRANSIENT_DESELECT, KeyBuilder.LENGTH_AES_256,
+                false);
         w = JCSystem.makeTransientByteArray((short) 64, JCSystem.CLEAR_ON_DESELECT);
         n = JCSystem.makeTransientShortArray((short) 1, JCSystem.CLEAR_ON_DESELECT);
+    }
+
+    /** One shot: out[outOff..+16) = CMAC(k[kOff..kOff+32), m[mOff..mOff+mLen)), an AES-256 key given raw. */
+    void mac(byte[] k, short kOff, byte[] m, short mOff, short mLen, byte[] out, short outOff) {
+        rawKey.setKey(k, kOff);
+        init(rawKey);
+        update(m, mOff, mLen);
+        doFinal(out, outOff);
+        rawKey.clearKey();
     }
 
     void init(AESKey key) {

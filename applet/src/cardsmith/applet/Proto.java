@@ -12,6 +12,12 @@ public final class Proto {
     public static final short COMMAND_BUFFER_SIZE = (short) 1024;
     public static final short RESPONSE_BUFFER_SIZE = (short) 1024;
 
+    public static final byte INS_VERIFY = (byte) 0x20;
+    public static final byte INS_LOCK_KEY_GROUP = (byte) 0x22;
+    public static final byte INS_CHANGE_REFERENCE_DATA = (byte) 0x24;
+    public static final byte INS_DECRYPT = (byte) 0x26;
+    public static final byte INS_REENCRYPT_FOR_PEER = (byte) 0x28;
+    public static final byte INS_CLEAR_HOLDER_KEYS = (byte) 0x2A;
     public static final byte INS_GET_INFO = (byte) 0x30;
     public static final byte INS_ECHO = (byte) 0x32;
     public static final byte INS_CLOSE_PERSONALISATION = (byte) 0x3C;
@@ -24,6 +30,14 @@ public final class Proto {
     public static final byte INS_RESTORE = (byte) 0x4A;
     public static final byte INS_TRANSFER = (byte) 0x4C;
     public static final byte INS_END_SESSION = (byte) 0x4E;
+    public static final byte INS_PUT_PIN = (byte) 0x50;
+    public static final byte INS_PUT_KEY_GROUP_SLOT = (byte) 0x52;
+    public static final byte INS_GENERATE_KEY_PAIR = (byte) 0x54;
+    public static final byte INS_GET_PUBLIC_KEY = (byte) 0x56;
+    public static final byte INS_EXPORT_KEY = (byte) 0x58;
+    public static final byte INS_IMPORT_KEY = (byte) 0x5A;
+    public static final byte INS_CONFIRM_EXPORT = (byte) 0x5C;
+    public static final byte INS_DUPLICATION_STATUS = (byte) 0x5E;
     public static final byte INS_PUT_BUNDLE = (byte) 0x70;
     public static final byte INS_START_BUNDLE = (byte) 0x72;
     public static final byte INS_BUNDLE_STATUS = (byte) 0x74;
@@ -65,6 +79,14 @@ public final class Proto {
     public static final byte TAG_INFO_BUFFERS = (byte) 0x88;
     public static final byte TAG_INFO_ALGORITHMS = (byte) 0x89;
     public static final byte TAG_INFO_BACKUP = (byte) 0x8E;
+    public static final byte TAG_DUP_ROLE = (byte) 0xD0;
+    public static final byte TAG_DUP_PIN = (byte) 0xD1;
+    public static final byte TAG_DUP_SLOTS = (byte) 0xD2;
+    public static final byte TAG_DUP_LOCKED = (byte) 0xD3;
+    public static final byte TAG_DUP_KEY_ID = (byte) 0xD4;
+    public static final byte TAG_DUP_EXPORT = (byte) 0xD5;
+    public static final byte TAG_DUP_SOURCE = (byte) 0xD6;
+    public static final byte TAG_DUP_GROUP_CHECK = (byte) 0xD7;
 
     public static final byte LIFECYCLE_INSTALLED = (byte) 0x1;
     public static final byte LIFECYCLE_ISSUED = (byte) 0x7;
@@ -101,6 +123,24 @@ public final class Proto {
     public static final byte RESTORE_STEP_MORE = (byte) 0x0;
     public static final byte RESTORE_STEP_VERIFIED = (byte) 0x1;
     public static final byte RESTORE_STEP_APPLIED = (byte) 0x2;
+    public static final byte PIN_TRY_LIMIT = (byte) 0x3;
+    public static final byte PIN_MIN_LENGTH = (byte) 0x4;
+    public static final byte PIN_MAX_LENGTH = (byte) 0xC;
+    public static final byte PIN_REFERENCE = (byte) 0x81;
+    public static final byte KEY_GROUP_SLOTS = (byte) 0x3;
+    public static final short KEY_GROUP_KEY_LENGTH = (short) 0x20;
+    public static final byte ROLE_NONE = (byte) 0x0;
+    public static final byte ROLE_MAIN = (byte) 0x1;
+    public static final byte ROLE_BACKUP = (byte) 0x2;
+    public static final byte EXPORT_NONE = (byte) 0x0;
+    public static final byte EXPORT_PENDING = (byte) 0x1;
+    public static final byte EXPORT_CONFIRMED = (byte) 0x2;
+    public static final byte KEY_TYPE_PRIVATE = (byte) 0x1;
+    public static final byte KEY_TYPE_PAIR = (byte) 0x3;
+    public static final byte BLOB_KEY_EXPORT = (byte) 0x1;
+    public static final byte BLOB_ENVELOPE = (byte) 0x2;
+    public static final byte BLOB_VERSION = (byte) 0x1;
+    public static final short KEY_ID_LENGTH = (short) 0x8;
     public static final short DEFAULT_BUNDLE_SIZE = (short) 0x800;
     public static final short MAX_BUNDLE_SIZE = (short) 0x4000;
     public static final byte BUNDLE_EMPTY = (byte) 0x0;

@@ -1,0 +1,274 @@
+"""duplicate, key, pin and files: card-to-card duplication and files encrypted to a card."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ..errors import UsageError
+from .context import Settings, pass_settings
+
+PIN_HELP = "Holder PIN (else $CARDSMITH_PIN, else asked)."
+
+
+def _pin(value: str | None, prompt: str = "PIN") -> str:
+    return value or os.environ.get("CARDSMITH_PIN") or click.prompt(prompt, hide_input=True)
+
+
+def _open(settings: Settings, reader: str | None):
+    from ..card import open_card
+    from ..duplication import KeyCard
+
+    card = open_card(reader or settings.reader, trace=settings.trace if settings.verbose else None)
+    return KeyCard(card)
+
+
+@click.command()
+@click.option("--from", "src_reader", required=True, help="Reader holding the main card.")
+@click.option("--to", "dst_reader", required=True, help="Reader holding the blank backup card.")
+@click.option("--from-pin", envvar="CARDSMITH_FROM_PIN", help="Main card PIN (else asked).")
+@click.option("--to-pin", envvar="CARDSMITH_TO_PIN", help="Backup card PIN (else asked).")
+@click.option("--ask-keys", is_flag=True, help="Type Key2/Key3 (64 hex digits each) instead of generating them.")
+@click.option("--private-only", is_flag=True, help="Copy only the private key: the backup can decrypt only.")
+@click.option("--no-lock", is_flag=True, help="Leave the key groups unlocked afterwards.")
+@pass_settings
+def duplicate(settings: Settings, src_reader: str, dst_reader: str, from_pin: str | None, to_pin: str | None,
+              ask_keys: bool, private_only: bool, no_lock: bool) -> None:
+    """Make the card in --to a backup of the main card in --from (same private key, exported once)."""
+    from ..duplication import duplicate as run
+    from ..protocol import CONST
+
+    keys = None
+    if ask_keys:
+        keys = []
+        for i in (2, 3):
+            text = click.prompt(f"Key{i} (64 hex digits)", hide_input=True)
+            try:
+                keys.append(bytes.fromhex(text))
+            except ValueError as exc:
+                raise UsageError(f"Key{i} is not hexadecimal") from exc
+    src = _open(settings, src_reader)
+    try:
+        dst = _open(settings, dst_reader)
+        try:
+            result = run(src, dst, _pin(from_pin, "main card PIN"), _pin(to_pin, "backup card PIN"),
+                         holder_keys=keys, lock=not no_lock,
+                         key_type=CONST["KEY_TYPE_PRIVATE"] if private_only else CONST["KEY_TYPE_PAIR"],
+                         progress=None if settings.as_json else (lambda s: click.echo(f"  {s}", err=True)))
+        finally:
+            dst.card.close()
+    finally:
+        src.card.close()
+    settings.emit(result.as_json(), f"backup card {result.backup_id.hex().upper()} now holds key "
+                  f"{result.key_id.hex().upper()} of main card {result.main_id.hex().upper()}")
+
+
+@click.group()
+def key() -> None:
+    """The card's key pair and key group: personalise, generate, public, status, lock."""
+
+
+@key.command()
+@click.option("--pin", required=True, help="Initial holder PIN.")
+@click.option("--key1", "key1_hex", required=True, help="Key1 of the key group (64 hex digits, the issuer's).")
+@pass_settings
+def personalise(settings: Settings, pin: str, key1_hex: str) -> None:
+    """Issuer step (card lifecycle INSTALLED): set the initial PIN and Key1."""
+    from ..duplication import personalise as run
+
+    try:
+        key1 = bytes.fromhex(key1_hex)
+    except ValueError as exc:
+        raise UsageError("--key1 is not hexadecimal") from exc
+    kc = _open(settings, None)
+    with kc.card:
+        run(kc, pin, key1)
+    settings.emit({"card_id": kc.card_id.hex().upper()}, f"card {kc.card_id.hex().upper()}: PIN and Key1 set")
+
+
+@key.command()
+@click.option("--pin", help=PIN_HELP)
+@pass_settings
+def generate(settings: Settings, pin: str | None) -> None:
+    """Generate the card's P-256 key pair on the card (once in its life)."""
+    from .. import crypto
+
+    kc = _open(settings, None)
+    with kc.card:
+        kc.verify_pin(_pin(pin))
+        point = kc.generate()
+    settings.emit({"public_key": point.hex().upper(), "key_id": crypto.key_id(point).hex().upper()},
+                  f"key id {crypto.key_id(point).hex().upper()}\npublic key {point.hex().upper()}")
+
+
+@key.command()
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the 65-byte key to a file.")
+@pass_settings
+def public(settings: Settings, output: Path | None) -> None:
+    """Print (or save) the card's public key."""
+    from .. import crypto
+    from ..fileio import atomic_write
+
+    kc = _open(settings, None)
+    with kc.card:
+        point = kc.public_key()
+    if output:
+        atomic_write(output, point)
+    settings.emit({"public_key": point.hex().upper(), "key_id": crypto.key_id(point).hex().upper()},
+                  point.hex().upper())
+
+
+@key.command()
+@pass_settings
+def status(settings: Settings) -> None:
+    """Role, PIN state, key group, export state."""
+    kc = _open(settings, None)
+    with kc.card:
+        st = kc.status()
+    j = st.as_json()
+    settings.emit(j, "\n".join(f"{k:<12} {v}" for k, v in j.items()))
+
+
+@key.command()
+@click.option("--pin", help=PIN_HELP)
+@pass_settings
+def lock(settings: Settings, pin: str | None) -> None:
+    """Lock the key group for good (no key set, no export)."""
+    kc = _open(settings, None)
+    with kc.card:
+        kc.verify_pin(_pin(pin))
+        kc.lock()
+    settings.emit({"locked": True}, "key group locked")
+
+
+@click.group()
+def pin() -> None:
+    """The holder PIN: verify, change."""
+
+
+@pin.command("verify")
+@click.option("--pin", "value", help=PIN_HELP)
+@pass_settings
+def pin_verify(settings: Settings, value: str | None) -> None:
+    """Check the PIN (spends a try when wrong)."""
+    kc = _open(settings, None)
+    with kc.card:
+        kc.verify_pin(_pin(value))
+    settings.emit({"verified": True}, "PIN correct")
+
+
+@pin.command("change")
+@click.option("--old", required=True, help="Current PIN.")
+@click.option("--new", required=True, help="New PIN.")
+@pass_settings
+def pin_change(settings: Settings, old: str, new: str) -> None:
+    """Change the PIN."""
+    kc = _open(settings, None)
+    with kc.card:
+        kc.change_pin(old, new)
+    settings.emit({"changed": True}, "PIN changed")
+
+
+@click.group()
+def files() -> None:
+    """Files encrypted to a card: encrypt, decrypt, share, recover."""
+
+
+@files.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--public-key", type=click.Path(exists=True, path_type=Path),
+              help="Encrypt to this saved public key instead of the card's.")
+@pass_settings
+def encrypt(settings: Settings, inputs: tuple[Path, ...], public_key: Path | None) -> None:
+    """Encrypt files to the card's public key: writes NAME.csef beside each."""
+    from ..cardfiles import encrypt_bytes
+    from ..fileio import atomic_write
+
+    if public_key:
+        point = public_key.read_bytes()
+    else:
+        kc = _open(settings, None)
+        with kc.card:
+            point = kc.public_key()
+    out = []
+    for path in inputs:
+        target = path.with_name(path.name + ".csef")
+        atomic_write(target, encrypt_bytes(path.read_bytes(), point))
+        out.append(str(target))
+    settings.emit({"written": out}, "\n".join(out))
+
+
+@files.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--pin", help=PIN_HELP)
+@pass_settings
+def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None) -> None:
+    """Decrypt NAME.csef files with the card (main or backup): writes NAME beside each."""
+    from ..cardfiles import decrypt_bytes
+    from ..fileio import atomic_write
+
+    kc = _open(settings, None)
+    out = []
+    with kc.card:
+        kc.verify_pin(_pin(pin))
+        for path in inputs:
+            target = path.with_name(path.name.removesuffix(".csef") if path.name.endswith(".csef")
+                                    else path.name + ".plain")
+            atomic_write(target, decrypt_bytes(path.read_bytes(), kc, str(path)))
+            out.append(str(target))
+    settings.emit({"written": out}, "\n".join(out))
+
+
+@files.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--peer-key", required=True, type=click.Path(exists=True, path_type=Path),
+              help="The peer card's public key (from `cardsmith key public -o`).")
+@click.option("--pin", help=PIN_HELP)
+@pass_settings
+def share(settings: Settings, inputs: tuple[Path, ...], peer_key: Path, pin: str | None) -> None:
+    """Re-encrypt files for a peer card inside this card: writes NAME.peer-KEYID beside each."""
+    from .. import crypto
+    from ..cardfiles import share_bytes
+    from ..fileio import atomic_write
+
+    point = peer_key.read_bytes()
+    crypto.public_key_from_point(point)
+    kc = _open(settings, None)
+    out = []
+    with kc.card:
+        kc.verify_pin(_pin(pin))
+        for path in inputs:
+            target = path.with_name(f"{path.name}.peer-{crypto.key_id(point).hex().upper()}")
+            atomic_write(target, share_bytes(path.read_bytes(), kc, point, str(path)))
+            out.append(str(target))
+    settings.emit({"written": out}, "\n".join(out))
+
+
+@files.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--from", "backup_reader", required=True, help="Reader holding the backup card.")
+@click.option("--to", "new_reader", required=True, help="Reader holding the new main card.")
+@click.option("--from-pin", envvar="CARDSMITH_FROM_PIN", help="Backup card PIN (else asked).")
+@click.option("--to-pin", envvar="CARDSMITH_TO_PIN", help="New card PIN (else asked).")
+@pass_settings
+def recover(settings: Settings, inputs: tuple[Path, ...], backup_reader: str, new_reader: str,
+            from_pin: str | None, to_pin: str | None) -> None:
+    """Move files from the backup card's key to the new main card's key, in place (resumable)."""
+    from ..cardfiles import recover as run
+
+    backup = _open(settings, backup_reader)
+    try:
+        new = _open(settings, new_reader)
+        try:
+            backup.verify_pin(_pin(from_pin, "backup card PIN"))
+            new.verify_pin(_pin(to_pin, "new card PIN"))
+            report = run(inputs, backup, new, progress=None if settings.as_json else
+                         (lambda n, total, name: click.echo(f"  [{n}/{total}] {name}", err=True)))
+        finally:
+            new.card.close()
+    finally:
+        backup.card.close()
+    settings.emit(report.as_json(), f"recovered {len(report.done)}, already done {len(report.already)}, "
+                  f"skipped (other key) {len(report.skipped)}")
