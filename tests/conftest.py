@@ -24,6 +24,7 @@ import pytest
 from cardsmith.card import Card
 from cardsmith.simulator import EphemeralSimulator, SimOptions
 from cardsmith.transport.sim import SimTransport
+from cli_helpers import base_env, run
 
 SIM_CARDS = 4
 VPCD_PORT = 35963
@@ -166,3 +167,14 @@ def card(request: pytest.FixtureRequest, transport_kind: str) -> Card:
 def card_pair(request: pytest.FixtureRequest, transport_kind: str) -> tuple[Card, Card]:
     """Two fresh cards (slots 0 and 1) on the same transport, for duplication and replacement flows."""
     return fresh_card(request, transport_kind, 0), fresh_card(request, transport_kind, 1)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A running `cardsmith sim` service with two cards, in its own CARDSMITH_HOME."""
+    env = base_env(tmp_path_factory.mktemp("svc"))
+    started = run(env, "sim", "start", "--cards", "2")
+    assert started.returncode == 0, started.stderr
+    yield env
+    stopped = run(env, "sim", "stop")
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout

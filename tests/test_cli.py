@@ -3,39 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from cardsmith import errors
-
-CARDSMITH = [sys.executable, "-m", "cardsmith.cli"]
-
-
-def run(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CARDSMITH, *args], env=env, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-
-
-def base_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("CARDSMITH_READER",)}
-    env["CARDSMITH_HOME"] = str(home)
-    return env
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A running `cardsmith sim` service with two cards, in its own CARDSMITH_HOME."""
-    env = base_env(tmp_path_factory.mktemp("svc"))
-    started = run(env, "sim", "start", "--cards", "2")
-    assert started.returncode == 0, started.stderr
-    yield env
-    stopped = run(env, "sim", "stop")
-    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+from cli_helpers import base_env, run
 
 
 def test_help_is_fast_and_touches_no_card() -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cardsmith import errors
-from test_cli import base_env, run
+from cli_helpers import run
 
 pytestmark = pytest.mark.card
 
@@ -29,15 +28,6 @@ p1 = "{p1}"
 [progress]
 default = "reject"
 """
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    env = base_env(tmp_path_factory.mktemp("svc"))
-    started = run(env, "sim", "start", "--cards", "2")
-    assert started.returncode == 0, started.stderr
-    yield env
-    assert run(env, "sim", "stop").returncode == 0
 
 
 # runs first: it leaves card 1 blank again, for the batch test after it

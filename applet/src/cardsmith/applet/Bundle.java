@@ -144,27 +144,21 @@ final class Bundle {
             case Proto.INS_PUT_BUNDLE:
                 return put(p1, p2, in, inOff, inLen);
             case Proto.INS_START_BUNDLE:
-                requireP1P2(p1, p2);
+                CardsmithApplet.requireP1P2(p1, p2);
                 return start();
             case Proto.INS_BUNDLE_STATUS:
-                requireP1P2(p1, p2);
+                CardsmithApplet.requireP1P2(p1, p2);
                 return status();
             case Proto.INS_CLEAR_BUNDLE:
-                requireP1P2(p1, p2);
+                CardsmithApplet.requireP1P2(p1, p2);
                 clear();
                 return 0;
             case Proto.INS_SET_PERSO_KEY:
-                requireP1P2(p1, p2);
+                CardsmithApplet.requireP1P2(p1, p2);
                 return setKey(in, inOff, inLen);
             default:
                 ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
                 return 0;
-        }
-    }
-
-    private static void requireP1P2(byte p1, byte p2) {
-        if (p1 != 0 || p2 != 0) {
-            ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
         }
     }
 

@@ -288,7 +288,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         }
     }
 
-    private static void requireP1P2(byte p1, byte p2) {
+    /** 6A86 unless P1 and P2 are both zero (shared by every capability). */
+    static void requireP1P2(byte p1, byte p2) {
         if (p1 != 0 || p2 != 0) {
             ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
         }
