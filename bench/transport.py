@@ -124,7 +124,9 @@ def _pcsc_rows(rounds: int) -> tuple[list[dict], str | None]:
         # Baseline: pyscard alone, one extended APDU per round trip, no cardsmith code in the loop.
         reader = next(r for r in readers() if str(r) == VPCD_READER)
         conn = reader.createConnection()
-        conn.connect()
+        from smartcard.scard import SCARD_LEAVE_CARD
+
+        conn.connect(disposition=SCARD_LEAVE_CARD)
         aid = list(PROTOCOL.applet_aid)
         conn.transmit([0x00, 0xA4, 0x04, 0x00, len(aid), *aid])
         apdu = [0x80, 0x32, 0x00, 0x00, 0x00, 0x00, len(PAYLOAD), *PAYLOAD, 0x01, 0x00]

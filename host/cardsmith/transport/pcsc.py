@@ -17,6 +17,15 @@ def _pyscard():
     return readers
 
 
+def _leave_card() -> int:
+    """Disposition for our connections: leave the card as it is when we let go. pyscard's default
+    (unpower) resets the card under every other connection to it, including ours when a forgotten
+    connection object is garbage-collected, and they then fail with "Card was reset"."""
+    from smartcard.scard import SCARD_LEAVE_CARD
+
+    return SCARD_LEAVE_CARD
+
+
 class PcscUnavailable(ReaderError):
     """pcscd is not running, or PC/SC cannot be used at all."""
 
@@ -45,7 +54,7 @@ def describe_readers() -> list[ReaderInfo]:
     for reader in found:
         conn = reader.createConnection()
         try:
-            conn.connect()
+            conn.connect(disposition=_leave_card())
             atr = bytes(conn.getATR())
             out.append(ReaderInfo(str(reader), "pcsc", True, atr))
         except (NoCardException, CardConnectionException):
@@ -84,7 +93,7 @@ class PcscTransport:
         if not matches:
             raise ReaderError(f"reader {self.name!r} disappeared: check the cable and `cardsmith readers`")
         conn = matches[0].createConnection()
-        conn.connect()
+        conn.connect(disposition=_leave_card())
         return conn
 
     def transmit(self, apdu: bytes) -> bytes:
@@ -100,17 +109,21 @@ class PcscTransport:
         return bytes(data) + bytes([sw1, sw2])
 
     def reset(self, wait: float = 10.0) -> bytes:
-        """Power-cycles the card; waits up to ``wait`` seconds for a card that was pulled to be back."""
+        """Power-cycles (warm-resets) the card; waits up to ``wait`` seconds for a pulled card to be back."""
         import time
 
         from smartcard.scard import SCARD_RESET_CARD
 
         try:
-            self._conn.disconnect(disposition=SCARD_RESET_CARD)
-        except TypeError:  # pyscard without disposition on disconnect
+            self._conn.reconnect(disposition=SCARD_RESET_CARD)
+            self._conn.disposition = _leave_card()  # reconnect() keeps RESET for the final disconnect
+            return self.atr()
+        except Exception:
+            pass  # the card was pulled or the handle is stale: connect anew below
+        try:
             self._conn.disconnect()
         except Exception:
-            pass  # the card is already gone
+            pass
         deadline = time.monotonic() + wait
         while True:
             try:
