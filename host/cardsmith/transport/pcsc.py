@@ -18,9 +18,9 @@ def _pyscard():
 
 
 def _leave_card() -> int:
-    """Disposition for our connections: leave the card as it is when we let go. pyscard's default
-    (unpower) resets the card under every other connection to it, including ours when a forgotten
-    connection object is garbage-collected, and they then fail with "Card was reset"."""
+    """Disposition for probing connections (listing readers): leave the card as it is. pyscard's default
+    (unpower on disconnect) resets the card under every other connection to it, which then fails with
+    "Card was reset": listing readers must never disturb a session in progress."""
     from smartcard.scard import SCARD_LEAVE_CARD
 
     return SCARD_LEAVE_CARD
@@ -93,7 +93,7 @@ class PcscTransport:
         if not matches:
             raise ReaderError(f"reader {self.name!r} disappeared: check the cable and `cardsmith readers`")
         conn = matches[0].createConnection()
-        conn.connect(disposition=_leave_card())
+        conn.connect()
         return conn
 
     def transmit(self, apdu: bytes) -> bytes:
@@ -109,21 +109,13 @@ class PcscTransport:
         return bytes(data) + bytes([sw1, sw2])
 
     def reset(self, wait: float = 10.0) -> bytes:
-        """Power-cycles (warm-resets) the card; waits up to ``wait`` seconds for a pulled card to be back."""
+        """Power-cycles the card; waits up to ``wait`` seconds for a card that was pulled to be back."""
         import time
 
-        from smartcard.scard import SCARD_RESET_CARD
-
         try:
-            self._conn.reconnect(disposition=SCARD_RESET_CARD)
-            self._conn.disposition = _leave_card()  # reconnect() keeps RESET for the final disconnect
-            return self.atr()
+            self._conn.disconnect()  # pyscard's default disposition: unpower the card
         except Exception:
-            pass  # the card was pulled or the handle is stale: connect anew below
-        try:
-            self._conn.disconnect()
-        except Exception:
-            pass
+            pass  # the card is already gone
         deadline = time.monotonic() + wait
         while True:
             try:
