@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from cardsmith import crypto
 from cardsmith.crypto import aes_cbc_decrypt, aes_cbc_encrypt, cmac, kdf
 
 NIST_KEY = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
@@ -50,3 +51,10 @@ def test_applet_cmac_and_kdf_match_the_vectors_and_the_mirror() -> None:
     sweep = {int(w[1]): w[2] for w in lines if w[0] == "sweep"}
     assert sweep == {n: cmac(NIST_KEY, NIST_MSG[:n]).hex() for n in range(65)}
     assert [w[1] for w in lines if w[0] == "kdf"] == [kdf(NIST_KEY, b"BENC", b"context").hex()]
+    # AES-256 through the one-shot raw-key mac() (SP 800-38B examples 9-12) and Kdf256 on top of it
+    tags256 = {w[1]: w[2] for w in (line.split() for line in out) if w and w[0] == "cmac256"}
+    assert tags256 == {"0": "028962f61b7bf89efc6b551f4667d983", "16": "28a7023f452e8f82bd4bf28d8c37c35c",
+                       "40": "aaf3d8f1de5640c232f5b169b9c911e6", "64": "e1992190549f6ed5696a2c056c315410"}
+    key256 = bytes.fromhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
+    kdf256_line = [line.split()[1] for line in out if line.startswith("kdf256 ")]
+    assert kdf256_line == [crypto.kdf256(key256, crypto.LABEL_ENC, NIST_MSG[:8]).hex()]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -59,19 +58,3 @@ def test_pull_either_card_at_every_step_of_the_duplication(request, card_pair, t
     # running it again only re-proves the copy: no second export
     again = duplicate(main, backup, PIN_MAIN, PIN_BACKUP)
     assert again.export_counter == 1 and not any("exported" in step for step in again.steps)
-
-
-def test_applet_cmac_matches_nist_sp800_38b_and_kdf_matches_host() -> None:
-    """Runs the test build's CmacSelfTest (one JVM) against the SP 800-38B AES-256 examples."""
-    jars = f"{ROOT}/build/cardsmith-sim-test.jar:{ROOT}/lib/jcardsim-3.0.6.0.jar"
-    out = subprocess.run(["java", "-cp", jars, "cardsmith.applet.CmacSelfTest"], capture_output=True, text=True,
-                         check=True, timeout=60).stdout
-    lines = dict(line.split(" ", 1) for line in out.splitlines() if line.startswith(("cmac ", "kdf ")))
-    assert "028962f61b7bf89efc6b551f4667d983" in out  # Example 9, empty message
-    assert "28a7023f452e8f82bd4bf28d8c37c35c" in out  # Example 10, 16 bytes
-    assert "aaf3d8f1de5640c232f5b169b9c911e6" in out  # Example 11, 40 bytes
-    assert "e1992190549f6ed5696a2c056c315410" in out  # Example 12, 64 bytes
-    key = bytes.fromhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
-    msg = bytes.fromhex("6bc1bee22e409f96e93d7e117393172a")
-    assert crypto.cmac(key, msg).hex() == "28a7023f452e8f82bd4bf28d8c37c35c"
-    assert lines["kdf"] == crypto.kdf256(key, crypto.LABEL_ENC, bytes.fromhex("6bc1bee22e409f96")).hex()

@@ -63,5 +63,15 @@ public final class CmacVectors {
         byte[] ctx = "context".getBytes();
         Kdf.derive(cmac, key, new byte[] {'B', 'E', 'N', 'C'}, ctx, (short) 0, (short) ctx.length, out, (short) 0);
         System.out.println("kdf " + hex(out, 0, 16));
+
+        // The one-shot raw-key path with an AES-256 key (SP 800-38B examples 9-12) and Kdf256 on top of it.
+        byte[] key256 = hex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4");
+        for (int len : lengths) {
+            cmac.mac(key256, (short) 0, msg, (short) 0, (short) len, out, (short) 0);
+            System.out.println("cmac256 " + len + " " + hex(out, 0, 16));
+        }
+        byte[] out32 = new byte[32];
+        new Kdf256(cmac).derive(key256, (short) 0, Kdf256.LABEL_ENC, msg, (short) 0, (short) 8, out32, (short) 0);
+        System.out.println("kdf256 " + hex(out32, 0, 32));
     }
 }
