@@ -18,7 +18,7 @@ from pathlib import Path
 from . import crypto
 from .duplication import KeyCard
 from .errors import BadDataError
-from .fileio import atomic_write
+from .fileio import atomic_write, durable_rename
 
 MAGIC = b"CSEF"
 VERSION = 1
@@ -122,7 +122,7 @@ def recover(paths: Iterable[Path], backup: KeyCard, new_main: KeyCard,
         if pending.exists():
             try:
                 if _verified(pending, cf, new_main, new_id):
-                    _replace(pending, path)
+                    durable_rename(pending, path)
                     report.done.append(str(path))
                     continue
             except BadDataError:
@@ -133,18 +133,9 @@ def recover(paths: Iterable[Path], backup: KeyCard, new_main: KeyCard,
         if not _verified(pending, cf, new_main, new_id):
             pending.unlink()
             raise BadDataError(f"{path}: the new card cannot open the re-encrypted file; original kept")
-        _replace(pending, path)
+        durable_rename(pending, path)
         report.done.append(str(path))
     return report
-
-
-def _replace(src: Path, dst: Path) -> None:
-    os.replace(src, dst)
-    fd = os.open(dst.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _verified(pending: Path, original: CardFile, new_main: KeyCard, new_id: bytes) -> bool:

@@ -17,12 +17,17 @@ def atomic_write(path: Path | str, data: bytes) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, path)
+        durable_rename(Path(tmp), path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+
+
+def durable_rename(src: Path, dst: Path) -> None:
+    """Renames src over dst (both in one folder) and fsyncs the folder, so the rename survives a power cut."""
+    os.replace(src, dst)
+    dir_fd = os.open(dst.parent, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)  # the rename itself survives a power cut
+        os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
