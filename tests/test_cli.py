@@ -111,3 +111,11 @@ def test_missing_simulator_build_is_an_environment_error(tmp_path: Path) -> None
     out = run(env, "info")
     assert out.returncode == errors.EXIT_ENVIRONMENT
     assert "simulator did not start" in out.stderr
+
+
+def test_an_unwritable_home_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    out = run(base_env(blocker / "home"), "sim", "status")
+    assert out.returncode == 1
+    assert "check the path" in out.stderr and "Traceback" not in out.stderr

@@ -85,6 +85,11 @@ def main(argv: list[str] | None = None) -> None:
     except CardsmithError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # disk full, permissions, a missing folder: say which file, not a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        click.echo(f"error: {exc.strerror or exc}{where}: check the path, its permissions and free space "
+                   "(CARDSMITH_HOME sets where cardsmith keeps its files)", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
