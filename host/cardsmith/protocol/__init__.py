@@ -1,7 +1,10 @@
 """The APDU protocol as data: INS codes, status words, tags and constants.
 
-Everything here is read from ``protocol.toml`` beside this module, the single source of truth that
-the applet's ``Proto.java`` and ``docs/protocol.md`` are generated from (``tools/gen_protocol.py``).
+``protocol.toml`` beside this module is the single source of truth. ``tools/gen_protocol.py`` turns it into
+the applet's ``Proto.java``, the tables of ``docs/protocol.md`` and :mod:`cardsmith.protocol.codes` (the
+names the host code uses: ``Ins.GET_INFO``, ``Tag.INFO_CARD_ID``, ``LIFECYCLE_INSTALLED``, so that a typo
+fails at import or in ruff). This module reads the same file at run time for what is text, not a name: a
+status word's message, an instruction's documentation, and the metadata (AIDs, buffer sizes).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ class Instruction:
     name: str
     code: int
     capability: str
+    lifecycle: str  # "installed" or "any": the dispatcher refuses the command otherwise (6985)
     cla: str
     p1p2: str
     data: str
@@ -84,6 +88,7 @@ def parse(text: str) -> Protocol:
             name=item["name"],
             code=int(item["code"]),
             capability=item["capability"],
+            lifecycle=item["lifecycle"],
             cla=item.get("cla", "proprietary"),
             p1p2=item["p1p2"],
             data=item["data"],
@@ -110,7 +115,7 @@ def parse(text: str) -> Protocol:
 
 
 def source_text() -> str:
-    return resources.files("cardsmith").joinpath("protocol.toml").read_text(encoding="utf-8")
+    return resources.files("cardsmith.protocol").joinpath("protocol.toml").read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)
@@ -120,7 +125,3 @@ def load() -> Protocol:
 
 
 PROTOCOL = load()
-INS = {name: ins.code for name, ins in PROTOCOL.instructions.items()}
-SW = {name: word.code for name, word in PROTOCOL.status_words.items()}
-TAG = PROTOCOL.tags
-CONST = PROTOCOL.constants
