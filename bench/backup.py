@@ -20,11 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from cardsmith import backup as bk
-from cardsmith import data
-from cardsmith.card import Card
-from cardsmith.catalogue import SqliteCatalogue
-from cardsmith.simulator import EphemeralSimulator, SimOptions, install_params
+from cardsmith.backup import BackupSession
+from cardsmith.backup.catalogue import SqliteCatalogue
+from cardsmith.core.card import Card
+from cardsmith.dataarea import DataAreaSession
+from cardsmith.transport.simulator import EphemeralSimulator, SimOptions, install_params
 
 AREAS_KIB = (4, 16, 32)
 CHANGED_PCT = (1, 5, 50)
@@ -36,21 +36,21 @@ def personalise(card: Card, page_size: int, pages: int) -> None:
     first, rid = 0, 1
     while first < pages:
         n = min(per_region, pages - first)
-        data.define_region(card, rid, first, n)
+        DataAreaSession(card).define_region(rid, first, n)
         first += n
         rid += 1
-    data.load_common_key(card, 1, KEY)
+    BackupSession(card).load_common_key(1, KEY)
 
 
 def write_page(card: Card, page_size: int, page: int, payload: bytes) -> None:
     per_region = 32767 // page_size
-    data.write(card, 1 + page // per_region, (page % per_region) * page_size, payload)
+    DataAreaSession(card).write(1 + page // per_region, (page % per_region) * page_size, payload)
 
 
 def measure(card: Card, catalogue: SqliteCatalogue, folder: Path, kind: str, page_size: int) -> dict:
     card.stats.reset()
     start = time.perf_counter()
-    entry = bk.backup(card, catalogue, folder, kind)
+    entry = BackupSession(card).backup(catalogue, folder, kind)
     wall = time.perf_counter() - start
     wire = card.stats.bytes_out + card.stats.bytes_in
     payload = entry.pages * page_size
@@ -83,7 +83,7 @@ def main() -> int:
                         write_page(card, args.page_size, p, rng.randbytes(args.page_size))
                     folder = Path(tmp) / f"{kib}-{pct}"
                     catalogue = SqliteCatalogue(folder / "catalogue.sqlite")
-                    bk.backup(card, catalogue, folder, "full")
+                    BackupSession(card).backup(catalogue, folder, "full")
                     k = max(1, round(pages * pct / 100))
                     for p in sorted(rng.sample(range(pages), k)):
                         write_page(card, args.page_size, p, rng.randbytes(args.page_size))

@@ -24,10 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from cardsmith import cardfiles, crypto  # noqa: E402
-from cardsmith.card import Card  # noqa: E402
-from cardsmith.duplication import KeyCard, duplicate, personalise  # noqa: E402
-from cardsmith.simulator import EphemeralSimulator, SimOptions  # noqa: E402
+from cardsmith.core import crypto  # noqa: E402
+from cardsmith.core.card import Card  # noqa: E402
+from cardsmith.duplication import DuplicationSession, duplicate, personalise  # noqa: E402
+from cardsmith.duplication import files as cardfiles  # noqa: E402
+from cardsmith.transport.simulator import EphemeralSimulator, SimOptions  # noqa: E402
 
 
 def _cards(kind: str, sim: EphemeralSimulator) -> list[Card]:
@@ -97,7 +98,7 @@ def run(kind: str, n_files: int) -> list[tuple[str, dict]]:
         if kind == "pcsc":
             _wait_for_vpcd_cards()
         main_c, backup_c = _cards(kind, sim)
-        main, backup = KeyCard(main_c), KeyCard(backup_c)
+        main, backup = DuplicationSession(main_c), DuplicationSession(backup_c)
         key1 = os.urandom(32)
         personalise(main, "1234", key1)
         personalise(backup, "5678", key1)
@@ -113,7 +114,7 @@ def run(kind: str, n_files: int) -> list[tuple[str, dict]]:
             control.replace_card(b"")
             control.close()
             main_c.reset()
-            new = KeyCard(main_c)
+            new = DuplicationSession(main_c)
             personalise(new, "2468", os.urandom(32))
             new.verify_pin("2468")
             new.generate()

@@ -23,12 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from cardsmith.bundle import DEV_PERSO_KEY  # noqa: E402
-from cardsmith.card import Card  # noqa: E402
-from cardsmith.issuance import bundle_status, personalise_conventional, put_bundle, start_bundle  # noqa: E402
-from cardsmith.profile import Profile, build_plan, prepare_batch  # noqa: E402
-from cardsmith.protocol import INS  # noqa: E402
-from cardsmith.simulator import EphemeralSimulator, SimOptions  # noqa: E402
+from cardsmith.core.card import Card  # noqa: E402
+from cardsmith.issuance import IssuanceSession  # noqa: E402
+from cardsmith.issuance.bundle import DEV_PERSO_KEY  # noqa: E402
+from cardsmith.issuance.profile import Profile, build_plan, prepare_batch  # noqa: E402
+from cardsmith.transport.simulator import EphemeralSimulator, SimOptions  # noqa: E402
 
 EXAMPLES = ROOT / "docs" / "examples" / "self-issuance"
 MASTER = bytes(range(32))
@@ -36,7 +35,7 @@ MASTER = bytes(range(32))
 
 def default_profile() -> Path:
     full = EXAMPLES / "staff-card.toml"
-    if full.exists() and all(c in INS for c in ("DEFINE_REGION", "WRITE_DATA", "LOAD_COMMON_KEY")):
+    if full.exists():
         return full
     return EXAMPLES / "core-demo.toml"
 
@@ -71,16 +70,16 @@ def run(sim: EphemeralSimulator, profile: Profile, rows: list[dict[str, str]], m
             card.stats.reset()
             t0 = time.perf_counter()
             if method == "self-issuance":
-                put_bundle(card, bytes.fromhex(entry["bundle"]))
-                result = start_bundle(card)
+                IssuanceSession(card).put_bundle(bytes.fromhex(entry["bundle"]))
+                result = IssuanceSession(card).start()
                 assert result.complete, result.describe()
             else:
-                personalise_conventional(card, plan.commands)
+                IssuanceSession(card).personalise_conventional(plan.commands)
             seconds = time.perf_counter() - t0
             ex, out, inn = card.stats.exchanges, card.stats.bytes_out, card.stats.bytes_in
             assert card.info().lifecycle_name == "ISSUED"
             if method == "self-issuance":
-                assert bundle_status(card).name == "DONE"
+                assert IssuanceSession(card).status().name == "DONE"
             per_card.append((ex, out + inn, seconds))
     finally:
         transport.close()

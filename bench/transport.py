@@ -26,9 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from cardsmith.card import Card  # noqa: E402
+from cardsmith.core.card import Card  # noqa: E402
 from cardsmith.protocol import PROTOCOL  # noqa: E402
-from cardsmith.simulator import EphemeralSimulator, SimOptions  # noqa: E402
+from cardsmith.protocol.codes import Ins  # noqa: E402
+from cardsmith.transport.simulator import EphemeralSimulator, SimOptions  # noqa: E402
 
 PAYLOAD = bytes(i % 256 for i in range(255))
 VPCD_READER = "Virtual PCD 00 00"
@@ -52,7 +53,7 @@ def card_echo(card: Card, extended: bool):
     card.extended = extended
 
     def run() -> None:
-        assert card.call("ECHO", data=PAYLOAD) == PAYLOAD
+        assert card.call(Ins.ECHO, data=PAYLOAD) == PAYLOAD
 
     return run
 
@@ -158,7 +159,7 @@ def main() -> int:
             measure("embedded simulator, cardsmith, short", card_echo(card, False), args.rounds)]
     card.stats.reset()
     card.extended = False
-    card.call("ECHO", data=PAYLOAD)
+    card.call(Ins.ECHO, data=PAYLOAD)
     short_exchanges = card.stats.exchanges
     card.close()
     sim.stop()

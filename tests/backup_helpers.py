@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from cardsmith import backup as bk
-from cardsmith import data
-from cardsmith.backup_format import BackupBlob
-from cardsmith.card import Card
-from cardsmith.catalogue import Entry, SqliteCatalogue
+from cardsmith.backup import BackupSession
+from cardsmith.backup.catalogue import Entry, SqliteCatalogue
+from cardsmith.backup.fileformat import BackupBlob
+from cardsmith.core.card import Card
+from cardsmith.dataarea import DataAreaSession
 
 COMMON_KEY = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
 OTHER_FAMILY_KEY = bytes.fromhex("F0E0D0C0B0A090807060504030201000")
@@ -19,19 +20,19 @@ PAGE = 128
 
 def personalise(card: Card, key: bytes = COMMON_KEY, version: int = 1, regions: list | None = None) -> None:
     for rid, first, count, value in regions or REGIONS:
-        data.define_region(card, rid, first, count, value=value)
-    data.load_common_key(card, version, key)
+        DataAreaSession(card).define_region(rid, first, count, value=value)
+    BackupSession(card).load_common_key(version, key)
 
 
 def snapshot(card: Card) -> dict[int, bytes]:
-    return {r.id: data.read(card, r.id, 0, r.page_count * PAGE) for r in data.regions(card)}
+    return {r.id: DataAreaSession(card).read(r.id, 0, r.page_count * PAGE) for r in DataAreaSession(card).regions()}
 
 
 def write_page(card: Card, page: int, fill: int) -> None:
     """Writes a recognisable pattern over one whole page (through the region that holds it)."""
     for rid, first, count, _ in REGIONS:
         if first <= page < first + count:
-            data.write(card, rid, (page - first) * PAGE, bytes([fill]) * PAGE)
+            DataAreaSession(card).write(rid, (page - first) * PAGE, bytes([fill]) * PAGE)
             return
     raise AssertionError(page)
 
@@ -44,5 +45,5 @@ class Store:
         self.catalogue = SqliteCatalogue(root / "catalogue.sqlite")
 
     def backup(self, card: Card, kind: str = "auto") -> tuple[Entry, BackupBlob]:
-        entry = bk.backup(card, self.catalogue, self.dir, kind)
+        entry = BackupSession(card).backup(self.catalogue, self.dir, kind)
         return entry, bk.load(entry)

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith.card import Card
-from cardsmith.simulator import EphemeralSimulator, SimOptions
+from cardsmith.core.card import Card
 from cardsmith.transport.sim import SimTransport
+from cardsmith.transport.simulator import EphemeralSimulator, SimOptions
 from cli_helpers import base_env, run
 
 SIM_CARDS = 4

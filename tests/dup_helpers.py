@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import os
 
-from cardsmith.card import Card
-from cardsmith.duplication import KeyCard, personalise
+from cardsmith.core.card import Card
+from cardsmith.duplication import DuplicationSession, personalise
 
 PIN_MAIN = "1234"
 PIN_BACKUP = "5678"
 
 
 def personalised_pair(pair: tuple[Card, Card], key1: bytes | None = None,
-                      backup_key1: bytes | None = None) -> tuple[KeyCard, KeyCard]:
+                      backup_key1: bytes | None = None) -> tuple[DuplicationSession, DuplicationSession]:
     """Two cards as the issuer ships them: PIN and the same Key1 on both (S101-S113)."""
     key1 = key1 or os.urandom(32)
-    main, backup = KeyCard(pair[0]), KeyCard(pair[1])
+    main, backup = DuplicationSession(pair[0]), DuplicationSession(pair[1])
     personalise(main, PIN_MAIN, key1)
     personalise(backup, PIN_BACKUP, backup_key1 or key1)
     return main, backup
@@ -26,7 +26,7 @@ def power_back(card: Card, timeout: float = 15.0) -> None:
     back a moment later (the simulator reconnects), so wait for it instead of failing on the first try."""
     import time
 
-    from cardsmith.errors import ReaderError
+    from cardsmith.core.errors import ReaderError
 
     deadline = time.monotonic() + timeout
     while True:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cardsmith import errors
-from cardsmith.apdu import CommandApdu, ResponseApdu, error_for
+from cardsmith.cli import exitcodes
+from cardsmith.core import errors
+from cardsmith.core.apdu import CommandApdu, ResponseApdu, error_for
 
 
 def test_short_case_encodings() -> None:
@@ -60,7 +61,7 @@ def test_status_words_become_typed_errors(sw: int, cls: type, words: str) -> Non
     assert type(err) is cls
     assert err.sw == sw
     assert words in str(err) and f"{sw:04X}" in str(err) and "GET_INFO" in str(err)
-    assert err.exit_code == errors.EXIT_CARD_REFUSED
+    assert exitcodes.exit_code(err) == exitcodes.EXIT_CARD_REFUSED
 
 
 def test_wrong_pin_counts_tries() -> None:

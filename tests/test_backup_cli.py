@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from backup_helpers import COMMON_KEY, personalise, snapshot
-from cardsmith.card import Card
+from cardsmith.backup import BackupSession
 from cardsmith.cli import main
+from cardsmith.core.card import Card
 
 pytestmark = pytest.mark.card
 
@@ -71,9 +72,8 @@ def test_cli_backup_restore_and_catalogue(card_pair: tuple[Card, Card], use, cap
     expected = snapshot(old)
 
     # the wrong card, explained; then onto the replacement
-    from cardsmith import data
 
-    data.load_common_key(new, 1, COMMON_KEY)
+    BackupSession(new).load_common_key(1, COMMON_KEY)
     use(new)
     code, _, err = run(capsys, "restore", diff["id"])
     assert code == 2 and "use --onto-new-card" in err and full["card_id"] in err

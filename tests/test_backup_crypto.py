@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from cardsmith import crypto
-from cardsmith.crypto import aes_cbc_decrypt, aes_cbc_encrypt, cmac, kdf
+from cardsmith.core import crypto
+from cardsmith.core.crypto import aes_cbc_decrypt, aes_cbc_encrypt, cmac, kdf
 
 NIST_KEY = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
 NIST_MSG = bytes.fromhex(
@@ -41,8 +41,8 @@ def test_applet_cmac_and_kdf_match_the_vectors_and_the_mirror() -> None:
     """The applet's own Cmac/Kdf classes (test build harness CmacVectors, one JVM for this one test)."""
     import subprocess
 
-    from cardsmith.paths import repo_root
-    from cardsmith.simulator import classpath, java
+    from cardsmith.core.paths import repo_root
+    from cardsmith.transport.simulator import classpath, java
 
     out = subprocess.run([java(), "-cp", classpath("test"), "cardsmith.applet.CmacVectors"], capture_output=True,
                          text=True, timeout=120, cwd=repo_root(), check=True).stdout.splitlines()

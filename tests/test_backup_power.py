@@ -16,9 +16,12 @@ import pytest
 
 from backup_helpers import Store, personalise, snapshot, write_page
 from cardsmith import backup as bk
-from cardsmith import data, errors
-from cardsmith.backup_format import BackupBlob
-from cardsmith.card import Card
+from cardsmith.backup import BackupSession
+from cardsmith.backup.fileformat import BackupBlob
+from cardsmith.core import errors
+from cardsmith.core.card import Card
+from cardsmith.dataarea import DataAreaSession
+from cardsmith.protocol.codes import Ins
 
 pytestmark = pytest.mark.card
 CHANGED = [2, 9, 30]
@@ -54,11 +57,11 @@ def skip_tears_over_pcsc(transport_kind: str, how: str) -> None:
 
 
 def arm(card: Card, n: int) -> None:
-    card.call("TEST_FAULT", p1=n >> 8, p2=n & 0xFF, expect_data=False)
+    card.call(Ins.TEST_FAULT, p1=n >> 8, p2=n & 0xFF, expect_data=False)
 
 
 def disarm(card: Card) -> None:
-    card.call("TEST_FAULT", p1=0xFF, p2=0xFF, expect_data=False)
+    card.call(Ins.TEST_FAULT, p1=0xFF, p2=0xFF, expect_data=False)
 
 
 def interrupted(card: Card, run: Callable[[], object], k: int, how: str) -> bool:
@@ -83,9 +86,9 @@ def interrupted(card: Card, run: Callable[[], object], k: int, how: str) -> bool
 
 def check_after_broken_backup(card: Card, store: Store, base_seq: int) -> bool:
     """The card and catalogue after an interrupted differential; True once the backup counts as done."""
-    state = bk.backup_state(card)
+    state = BackupSession(card).state()
     assert not state.session and not state.restore_pending
-    bk.reconcile(store.catalogue, state)
+    BackupSession(card).reconcile(store.catalogue, state)
     entries = store.catalogue.entries(state.card_hex)
     assert {e.state for e in entries} <= {"complete", "orphaned"}
     complete = [e for e in entries if e.state == "complete"]
@@ -108,20 +111,20 @@ def test_backup_interrupted_at_every_step(card: Card, tmp_path: Path, how: str, 
     for p in CHANGED:
         write_page(card, p, 0x77)
     k = 0
-    while interrupted(card, lambda: bk.backup(card, store.catalogue, store.dir, "diff"), k, how):
+    while interrupted(card, lambda: BackupSession(card).backup(store.catalogue, store.dir, "diff"), k, how):
         if check_after_broken_backup(card, store, base.seq):
             break
         k += 1
     else:
-        entry = bk.latest(store.catalogue, bk.backup_state(card).card_hex)
+        entry = bk.latest(store.catalogue, BackupSession(card).state().card_hex)
         assert entry.type == "diff" and bk.load(entry).pages == CHANGED
     print(f"backup {how}: {k} interruptions")
     assert k >= 2  # BACKUP, TRANSFER, COMPLETE: each one cut at least once
     # the chain still restores to what the card holds
     expected = snapshot(card)
-    chain = bk.chain_for(store.catalogue, bk.latest(store.catalogue, bk.backup_state(card).card_hex))
-    data.write(card, 1, 0, b"\xEE" * 100)
-    bk.restore_chain(card, [bk.load(e) for e in chain])
+    chain = bk.chain_for(store.catalogue, bk.latest(store.catalogue, BackupSession(card).state().card_hex))
+    DataAreaSession(card).write(1, 0, b"\xEE" * 100)
+    BackupSession(card).restore_chain([bk.load(e) for e in chain])
     got = snapshot(card)
     assert got[1] == expected[1] and got[3] == expected[3]
 
@@ -129,18 +132,18 @@ def test_backup_interrupted_at_every_step(card: Card, tmp_path: Path, how: str, 
 def _restore_scene(card: Card, tmp_path: Path) -> tuple[list[BackupBlob], dict[int, bytes]]:
     personalise(card)
     store = Store(tmp_path)
-    data.write(card, 1, 0, b"the holder's records " * 100)
-    data.write(card, 3, 0, b"notes")
+    DataAreaSession(card).write(1, 0, b"the holder's records " * 100)
+    DataAreaSession(card).write(3, 0, b"notes")
     store.backup(card, "full")
     write_page(card, 5, 0x55)
     store.backup(card, "diff")
-    chain = bk.chain_for(store.catalogue, bk.latest(store.catalogue, bk.backup_state(card).card_hex))
+    chain = bk.chain_for(store.catalogue, bk.latest(store.catalogue, BackupSession(card).state().card_hex))
     return [bk.load(e) for e in chain], snapshot(card)
 
 
 def _damage(card: Card) -> None:
-    data.write(card, 1, 0, b"\xDD" * 3000)
-    data.write(card, 3, 0, b"\xDD" * 500)
+    DataAreaSession(card).write(1, 0, b"\xDD" * 3000)
+    DataAreaSession(card).write(3, 0, b"\xDD" * 500)
 
 
 @pytest.mark.parametrize("how", ["tear", "pull-before", "pull-after"])
@@ -154,25 +157,25 @@ def test_restore_interrupted_at_every_step(card: Card, tmp_path: Path, how: str,
     saw_pending = False
     while True:
         _damage(card)
-        if not interrupted(card, lambda: bk.restore_chain(card, blobs), k, how):
+        if not interrupted(card, lambda: BackupSession(card).restore_chain(blobs), k, how):
             break
-        state = bk.backup_state(card)
+        state = BackupSession(card).state()
         assert not state.session
         if state.restore_pending:
             saw_pending = True
-            touched = [r for r in data.regions(card) if r.touched]
+            touched = [r for r in DataAreaSession(card).regions() if r.touched]
             assert touched
             for r in touched:  # half-restored regions are refused until a restore completes
                 with pytest.raises(errors.WrongStateError):
-                    data.read(card, r.id, 0, 1)
+                    DataAreaSession(card).read(r.id, 0, 1)
                 with pytest.raises(errors.WrongStateError):
-                    data.write(card, r.id, 0, b"x")
+                    DataAreaSession(card).write(r.id, 0, b"x")
             with pytest.raises(errors.UsageError, match="stopped half way"):
-                bk.backup(card, Store(tmp_path / "x").catalogue, tmp_path / "x")
-        bk.restore_chain(card, blobs)  # a new restore finishes the broken one
+                BackupSession(card).backup(Store(tmp_path / "x").catalogue, tmp_path / "x")
+        BackupSession(card).restore_chain(blobs)  # a new restore finishes the broken one
         got = snapshot(card)
         assert got[1] == expected[1] and got[3] == expected[3] and got[2] == bytes(4 * 128)
-        assert not bk.backup_state(card).restore_pending
+        assert not BackupSession(card).state().restore_pending
         k += 1
         if transport_kind == "pcsc" and k > start:
             break
@@ -186,13 +189,13 @@ def test_unfinished_restore_can_be_discarded(card: Card, tmp_path: Path, transpo
     skip_tears_over_pcsc(transport_kind, "tear")
     blobs, _ = _restore_scene(card, tmp_path)
     _damage(card)
-    assert interrupted(card, lambda: bk.restore_chain(card, blobs[:1]), 5, "tear")
-    assert bk.backup_state(card).restore_pending
-    bk.discard_unfinished(card)
-    state = bk.backup_state(card)
+    assert interrupted(card, lambda: BackupSession(card).restore_chain(blobs[:1]), 5, "tear")
+    assert BackupSession(card).state().restore_pending
+    BackupSession(card).discard_unfinished()
+    state = BackupSession(card).state()
     assert not state.restore_pending and not state.chain
-    regions = data.regions(card)
+    regions = DataAreaSession(card).regions()
     assert not any(r.touched for r in regions)
-    assert data.read(card, 1, 0, 128) == bytes(128)  # the half-restored region is zeroed, not half old/new
+    assert DataAreaSession(card).read(1, 0, 128) == bytes(128)  # the half-restored region is zeroed, not half old/new
     with pytest.raises(errors.WrongStateError):
-        bk.discard_unfinished(card)
+        BackupSession(card).discard_unfinished()

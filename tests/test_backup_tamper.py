@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from backup_helpers import Store, personalise, snapshot, write_page
-from cardsmith import backup as bk
-from cardsmith import data, errors
-from cardsmith.backup_format import (
+from cardsmith.backup import BackupSession
+from cardsmith.backup.fileformat import (
     H_CARD,
     H_CTRL,
     H_KVER,
@@ -25,7 +24,10 @@ from cardsmith.backup_format import (
     H_WRAP,
     BackupBlob,
 )
-from cardsmith.card import Card
+from cardsmith.core import errors
+from cardsmith.core.card import Card
+from cardsmith.dataarea import DataAreaSession
+from cardsmith.protocol.codes import Ins
 
 pytestmark = pytest.mark.card
 
@@ -54,31 +56,31 @@ def record_fields(payload: bytes, last: bool) -> dict[str, int]:
 
 def raw_restore(card: Card, header: bytes, verify: list[bytes], apply: list[bytes] | None = None,
                 p1: int = 0) -> None:
-    card.call("RESTORE", p1=p1, data=header, expect_data=False)
+    card.call(Ins.RESTORE, p1=p1, data=header, expect_data=False)
     for p in verify:
-        card.call("TRANSFER", data=p, ne=1)
+        card.call(Ins.TRANSFER, data=p, ne=1)
     for p in apply if apply is not None else verify:
-        card.call("TRANSFER", data=p, ne=1)
-    card.call("END_SESSION", p1=1, expect_data=False)
+        card.call(Ins.TRANSFER, data=p, ne=1)
+    card.call(Ins.END_SESSION, p1=1, expect_data=False)
 
 
 def refused(card: Card, before: dict[int, bytes], attempt, sw: int = 0x6A80) -> None:  # noqa: ANN001
     with pytest.raises(errors.CardRefusedError) as err:
         attempt()
     assert err.value.sw == sw, err.value
-    state = bk.backup_state(card)
+    state = BackupSession(card).state()
     assert not state.restore_pending
     if state.session:  # a COMPLETE refused for want of records leaves the session to the host: abort it
-        card.call("END_SESSION", p1=2, expect_data=False)
+        card.call(Ins.END_SESSION, p1=2, expect_data=False)
     assert snapshot(card) == before
 
 
 @pytest.fixture
 def scene(card: Card, tmp_path: Path) -> tuple[Card, BackupBlob, dict[int, bytes]]:
     personalise(card, regions=[(1, 0, 24, False), (3, 28, 4, False)])  # no value region: snapshots stay exact
-    data.write(card, 1, 0, b"original" * 200)
+    DataAreaSession(card).write(1, 0, b"original" * 200)
     _, blob = Store(tmp_path).backup(card, "full")
-    data.write(card, 1, 0, b"damaged!" * 200)  # the card differs from the backup
+    DataAreaSession(card).write(1, 0, b"damaged!" * 200)  # the card differs from the backup
     return card, blob, snapshot(card)
 
 
@@ -138,22 +140,22 @@ def test_differentials_out_of_order_are_refused(card: Card, tmp_path: Path) -> N
         write_page(card, gen, 0x10 + gen)
         diffs.append(store.backup(card, "diff")[1])
     with pytest.raises(errors.IntegrityError, match="broken chain"):  # a differential with no full under it
-        bk.restore_blob(card, diffs[0])
-    bk.restore_blob(card, full)
+        BackupSession(card).restore_blob(diffs[0])
+    BackupSession(card).restore_blob(full)
     after_full = snapshot(card)
     for wrong in (diffs[1], diffs[2]):
         with pytest.raises(errors.IntegrityError, match="broken chain") as err:
-            bk.restore_blob(card, wrong)
+            BackupSession(card).restore_blob(wrong)
         assert err.value.sw == 0x6A80
         assert snapshot(card) == after_full
-    bk.restore_blob(card, diffs[0])
+    BackupSession(card).restore_blob(diffs[0])
     with pytest.raises(errors.IntegrityError):  # replaying the same differential again
-        bk.restore_blob(card, diffs[0])
-    bk.restore_blob(card, diffs[1])
+        BackupSession(card).restore_blob(diffs[0])
+    BackupSession(card).restore_blob(diffs[1])
     # a write in between: the data no longer equals the chain, so no differential goes on top
-    data.write(card, 1, 4000, b"!")
+    DataAreaSession(card).write(1, 4000, b"!")
     with pytest.raises(errors.IntegrityError):
-        bk.restore_blob(card, diffs[2])
+        BackupSession(card).restore_blob(diffs[2])
 
 
 def test_host_refuses_broken_files_before_the_card_sees_them(scene) -> None:  # noqa: ANN001

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from cardsmith import errors
-from cardsmith.apdu import CommandApdu
-from cardsmith.card import Card
-from cardsmith.protocol import CONST, INS, PROTOCOL
+from cardsmith.core import errors
+from cardsmith.core.apdu import CommandApdu
+from cardsmith.core.card import Card
+from cardsmith.protocol import PROTOCOL
+from cardsmith.protocol.codes import CARD_ID_LENGTH, DEFAULT_PAGE_COUNT, DEFAULT_PAGE_SIZE, Ins
 
 pytestmark = pytest.mark.card
 
@@ -15,10 +16,10 @@ pytestmark = pytest.mark.card
 def test_get_info_describes_a_fresh_card(card: Card) -> None:
     info = card.info()
     assert info.version == tuple(PROTOCOL.meta["applet_version"])
-    assert len(info.card_id) == CONST["CARD_ID_LENGTH"]
+    assert len(info.card_id) == CARD_ID_LENGTH
     assert info.lifecycle_name == "INSTALLED"
     assert {"EXTENDED_LENGTH", "CHAINING"} <= set(info.capability_names)
-    assert (info.page_size, info.page_count) == (CONST["DEFAULT_PAGE_SIZE"], CONST["DEFAULT_PAGE_COUNT"])
+    assert (info.page_size, info.page_count) == (DEFAULT_PAGE_SIZE, DEFAULT_PAGE_COUNT)
     assert info.command_buffer == PROTOCOL.meta["command_buffer_size"]
     assert info.persistent_free > 0 and info.transient_deselect_free > 0
     # jCardSim offers every algorithm the applet asks for
@@ -33,7 +34,7 @@ def test_each_card_gets_its_own_random_id(card_pair: tuple[Card, Card]) -> None:
 @pytest.mark.parametrize("size", [0, 1, 255, 256, 257, 600, 1024])
 def test_echo_round_trips_every_length(card: Card, size: int) -> None:
     data = bytes((i * 7) % 256 for i in range(size))
-    assert card.call("ECHO", data=data) == data
+    assert card.call(Ins.ECHO, data=data) == data
 
 
 @pytest.mark.parametrize("extended", [True, False])
@@ -41,7 +42,7 @@ def test_long_input_by_chaining_or_extended_length(card: Card, extended: bool) -
     card.extended = extended
     data = bytes(range(256)) * 4
     card.stats.reset()
-    assert card.call("ECHO", data=data) == data
+    assert card.call(Ins.ECHO, data=data) == data
     # extended: one exchange in; chained: 5 parts in; the 1024-byte answer comes back in 61xx parts
     # when short (4 x 256) and at once when extended.
     assert card.stats.exchanges == (1 if extended else 5 + 3)
@@ -49,14 +50,14 @@ def test_long_input_by_chaining_or_extended_length(card: Card, extended: bool) -
 
 def test_long_output_through_get_response(card: Card) -> None:
     card.extended = False
-    out = card.call("ECHO", p1=1, data=(1000).to_bytes(2, "big"))
+    out = card.call(Ins.ECHO, p1=1, data=(1000).to_bytes(2, "big"))
     assert out == bytes(i % 256 for i in range(1000))
 
 
 def test_input_longer_than_the_buffer_is_refused(card: Card) -> None:
     with pytest.raises(errors.WrongLengthError):
-        card.call("ECHO", data=bytes(PROTOCOL.meta["command_buffer_size"] + 1))
-    assert card.call("ECHO", data=b"ok") == b"ok"  # and the card is fine afterwards
+        card.call(Ins.ECHO, data=bytes(PROTOCOL.meta["command_buffer_size"] + 1))
+    assert card.call(Ins.ECHO, data=b"ok") == b"ok"  # and the card is fine afterwards
 
 
 def test_unknown_instruction_is_6d00(card: Card) -> None:
@@ -64,28 +65,28 @@ def test_unknown_instruction_is_6d00(card: Card) -> None:
 
 
 def test_wrong_class_is_6e00(card: Card) -> None:
-    assert card.send(CommandApdu(0x00, INS["GET_INFO"], ne=256)).sw == 0x6E00
-    assert card.send(CommandApdu(0xA0, INS["GET_INFO"], ne=256)).sw == 0x6E00
+    assert card.send(CommandApdu(0x00, Ins.GET_INFO, ne=256)).sw == 0x6E00
+    assert card.send(CommandApdu(0xA0, Ins.GET_INFO, ne=256)).sw == 0x6E00
 
 
 def test_secure_messaging_is_refused(card: Card) -> None:
-    assert card.send(CommandApdu(0x84, INS["GET_INFO"], ne=256)).sw == 0x6882
+    assert card.send(CommandApdu(0x84, Ins.GET_INFO, ne=256)).sw == 0x6882
 
 
 def test_wrong_parameters_and_lengths(card: Card) -> None:
-    assert card.send(CommandApdu(0x80, INS["GET_INFO"], 1, 0, ne=256)).sw == 0x6A86
-    assert card.send(CommandApdu(0x80, INS["ECHO"], 2, 0, b"", ne=256)).sw == 0x6A86
-    assert card.send(CommandApdu(0x80, INS["ECHO"], 1, 0, b"\x01", ne=256)).sw == 0x6700
-    assert card.send(CommandApdu(0x80, INS["ECHO"], 1, 0, b"\x7f\xff", ne=256)).sw == 0x6700
+    assert card.send(CommandApdu(0x80, Ins.GET_INFO, 1, 0, ne=256)).sw == 0x6A86
+    assert card.send(CommandApdu(0x80, Ins.ECHO, 2, 0, b"", ne=256)).sw == 0x6A86
+    assert card.send(CommandApdu(0x80, Ins.ECHO, 1, 0, b"\x01", ne=256)).sw == 0x6700
+    assert card.send(CommandApdu(0x80, Ins.ECHO, 1, 0, b"\x7f\xff", ne=256)).sw == 0x6700
 
 
 def test_an_interrupted_chain_is_discarded(card: Card) -> None:
-    first = CommandApdu(0x90, INS["ECHO"], 0, 0, b"\x01" * 10)
+    first = CommandApdu(0x90, Ins.ECHO, 0, 0, b"\x01" * 10)
     assert card.exchange(first.encode()).sw == 0x9000
     # a different command in the middle of the chain
-    assert card.exchange(CommandApdu(0x80, INS["GET_INFO"], ne=256).encode()).sw == 0x6883
+    assert card.exchange(CommandApdu(0x80, Ins.GET_INFO, ne=256).encode()).sw == 0x6883
     # the chain is gone: a new command starts clean
-    assert card.call("ECHO", data=b"\x02") == b"\x02"
+    assert card.call(Ins.ECHO, data=b"\x02") == b"\x02"
 
 
 def test_get_response_without_pending_data_is_refused(card: Card) -> None:
@@ -93,7 +94,7 @@ def test_get_response_without_pending_data_is_refused(card: Card) -> None:
 
 
 def test_short_le_gets_61xx_then_the_rest(card: Card) -> None:
-    r = card.exchange(CommandApdu(0x80, INS["ECHO"], 1, 0, (300).to_bytes(2, "big"), 256).encode())
+    r = card.exchange(CommandApdu(0x80, Ins.ECHO, 1, 0, (300).to_bytes(2, "big"), 256).encode())
     assert r.sw == 0x612C and len(r.data) == 256  # 44 bytes left
     r2 = card.exchange(bytes.fromhex("00C000002C"))
     assert r2.sw == 0x9000 and r2.data == bytes(i % 256 for i in range(256, 300))
@@ -104,7 +105,7 @@ def test_malformed_apdus_never_get_6f00(card: Card) -> None:
     for raw in ["80300000", "8032000005AA", "803200000000", "80320000000005AA", "8032000000", "80320000FF"]:
         sw = card.exchange(bytes.fromhex(raw)).sw
         assert sw != 0x6F00, raw
-    assert card.call("ECHO", data=b"still fine") == b"still fine"
+    assert card.call(Ins.ECHO, data=b"still fine") == b"still fine"
 
 
 def test_host_refuses_to_send_less_than_a_header(card: Card) -> None:
@@ -113,22 +114,22 @@ def test_host_refuses_to_send_less_than_a_header(card: Card) -> None:
 
 
 def test_close_personalisation_is_one_way(card: Card) -> None:
-    card.call("CLOSE_PERSONALISATION", expect_data=False)
+    card.call(Ins.CLOSE_PERSONALISATION, expect_data=False)
     assert card.info().lifecycle_name == "ISSUED"
     with pytest.raises(errors.WrongStateError):
-        card.call("CLOSE_PERSONALISATION", expect_data=False)
+        card.call(Ins.CLOSE_PERSONALISATION, expect_data=False)
 
 
 def test_state_survives_a_power_cycle(card: Card) -> None:
     before = card.info()
-    card.call("CLOSE_PERSONALISATION", expect_data=False)
+    card.call(Ins.CLOSE_PERSONALISATION, expect_data=False)
     card.reset()
     after = card.info()
     assert after.card_id == before.card_id and after.lifecycle_name == "ISSUED"
 
 
 def test_pending_response_dies_with_a_reset(card: Card) -> None:
-    r = card.exchange(CommandApdu(0x80, INS["ECHO"], 1, 0, (300).to_bytes(2, "big"), 256).encode())
+    r = card.exchange(CommandApdu(0x80, Ins.ECHO, 1, 0, (300).to_bytes(2, "big"), 256).encode())
     assert r.sw1 == 0x61
     card.reset()
     assert card.exchange(bytes.fromhex("00C0000000")).sw == 0x6985
@@ -136,23 +137,23 @@ def test_pending_response_dies_with_a_reset(card: Card) -> None:
 
 def test_power_loss_rolls_back_the_open_transaction(card: Card) -> None:
     """The test build's fault injector: a tear inside CLOSE PERSONALISATION leaves the card INSTALLED."""
-    card.call("TEST_FAULT", p2=0, expect_data=False)  # the first fault point cuts the power
+    card.call(Ins.TEST_FAULT, p2=0, expect_data=False)  # the first fault point cuts the power
     with pytest.raises(errors.CardRemovedError):
-        card.call("CLOSE_PERSONALISATION", expect_data=False)
+        card.call(Ins.CLOSE_PERSONALISATION, expect_data=False)
     card.reset()
     assert card.info().lifecycle_name == "INSTALLED"
-    card.call("CLOSE_PERSONALISATION", expect_data=False)  # disarmed after firing: now it completes
+    card.call(Ins.CLOSE_PERSONALISATION, expect_data=False)  # disarmed after firing: now it completes
     assert card.info().lifecycle_name == "ISSUED"
 
 
 def test_production_build_has_no_fault_injector() -> None:
-    from cardsmith.simulator import EphemeralSimulator, SimOptions
+    from cardsmith.transport.simulator import EphemeralSimulator, SimOptions
 
     sim = EphemeralSimulator(SimOptions(cards=1, build="prod"))
     try:
         card = Card(sim.transport(0))
         card.select()
         with pytest.raises(errors.NotSupportedError):
-            card.call("TEST_FAULT", expect_data=False)
+            card.call(Ins.TEST_FAULT, expect_data=False)
     finally:
         sim.stop()

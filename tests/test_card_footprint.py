@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith.protocol import CONST, load
+from cardsmith.protocol import load
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import card_footprint  # noqa: E402
+from cardsmith.protocol.codes import DEFAULT_PAGE_COUNT, DEFAULT_PAGE_SIZE, MAX_PAGE_COUNT
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +27,14 @@ def _arrays(result: dict, memory: str) -> dict[str, int]:
 def test_data_area_is_persistent_and_sized_by_install_parameters(footprint: dict[str, dict]) -> None:
     default = _arrays(footprint["default"], "persistent")
     largest = _arrays(footprint["largest"], "persistent")
-    page_bytes = CONST["DEFAULT_PAGE_SIZE"] * CONST["DEFAULT_PAGE_COUNT"]
+    page_bytes = DEFAULT_PAGE_SIZE * DEFAULT_PAGE_COUNT
     assert sum(v for k, v in default.items() if k.startswith("applet.dataArea.segments[")) == page_bytes
-    max_bytes = card_footprint.LARGEST_PAGE_SIZE * CONST["MAX_PAGE_COUNT"]
+    max_bytes = card_footprint.LARGEST_PAGE_SIZE * MAX_PAGE_COUNT
     assert sum(v for k, v in largest.items() if k.startswith("applet.dataArea.segments[")) == max_bytes
     # The only thing install parameters change is the data area (pages, dirty bits, segment table).
     grown = footprint["largest"]["persistent_array_bytes"] - footprint["default"]["persistent_array_bytes"]
     segments = (max_bytes + 8191) // 8192
-    assert grown == (max_bytes - page_bytes) + (CONST["MAX_PAGE_COUNT"] - CONST["DEFAULT_PAGE_COUNT"]) // 8 + (
+    assert grown == (max_bytes - page_bytes) + (MAX_PAGE_COUNT - DEFAULT_PAGE_COUNT) // 8 + (
         segments - 1
     ) * 2
 

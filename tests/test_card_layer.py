@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from cardsmith.apdu import CommandApdu
-from cardsmith.card import Card
-from cardsmith.errors import IntegrityError, ProtocolError
+from cardsmith.core.apdu import CommandApdu
+from cardsmith.core.card import Card
+from cardsmith.core.errors import IntegrityError, ProtocolError
+from cardsmith.protocol.codes import Ins
 
 
 class ScriptedTransport:
@@ -48,7 +49,7 @@ def test_chain_stops_at_first_refusal() -> None:
     t = ScriptedTransport(lambda a: b"\x6a\x80")
     card = Card(t)
     with pytest.raises(IntegrityError):
-        card.call("ECHO", data=bytes(600))
+        card.call(Ins.ECHO, data=bytes(600))
     assert len(t.sent) == 1
 
 
@@ -80,27 +81,27 @@ def test_get_response_collects_everything() -> None:
         return chunk + (bytes([0x61, min(left, 256) % 256]) if left else b"\x90\x00")
 
     t = ScriptedTransport(respond)
-    assert Card(t).call("ECHO") == payload
+    assert Card(t).call(Ins.ECHO) == payload
     assert [a[1] for a in t.sent] == [0x32, 0xC0, 0xC0]
     assert t.sent[-1] == bytes.fromhex("00C0000004")
 
 
 def test_6cxx_resends_with_exact_le() -> None:
     t = ScriptedTransport(lambda a: b"\x6c\x05" if a[-1] != 5 else b"hello\x90\x00")
-    assert Card(t).call("GET_INFO") == b"hello"
+    assert Card(t).call(Ins.GET_INFO) == b"hello"
     assert t.sent == [bytes.fromhex("8030000000"), bytes.fromhex("8030000005")]
 
 
 def test_endless_61xx_is_a_protocol_error() -> None:
     t = ScriptedTransport(lambda a: b"\x00\x61\x01")
     with pytest.raises(ProtocolError):
-        Card(t).call("GET_INFO")
+        Card(t).call(Ins.GET_INFO)
 
 
 def test_trace_masks_sensitive_data() -> None:
     lines: list[str] = []
     t = ScriptedTransport(lambda a: b"\x90\x00")
-    Card(t, trace=lines.append).call("ECHO", data=b"\x31\x32\x33\x34", sensitive=True)
+    Card(t, trace=lines.append).call(Ins.ECHO, data=b"\x31\x32\x33\x34", sensitive=True)
     assert lines[0].startswith("> 80 32 00 00 04") or lines[0].startswith("> 80 32 00 00")
     assert "31 32 33 34" not in "\n".join(lines)
     assert "masked" in lines[0]
@@ -109,5 +110,5 @@ def test_trace_masks_sensitive_data() -> None:
 def test_stats_count_exchanges_and_bytes() -> None:
     t = ScriptedTransport(lambda a: b"\x01\x02\x90\x00")
     card = Card(t)
-    card.call("ECHO", data=b"\x01\x02")
+    card.call(Ins.ECHO, data=b"\x01\x02")
     assert card.stats.exchanges == 1 and card.stats.bytes_out == 8 and card.stats.bytes_in == 4

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cardsmith import errors
+from cardsmith.cli import exitcodes
 from cli_helpers import base_env, run
 
 
@@ -55,31 +55,31 @@ def test_apdu_prints_responses_and_the_trace(service: dict[str, str]) -> None:
 
 def test_apdu_json_and_strict_exit_code(service: dict[str, str]) -> None:
     out = run(service, "--json", "apdu", "--strict", "80FE0000")
-    assert out.returncode == errors.EXIT_CARD_REFUSED
+    assert out.returncode == exitcodes.EXIT_CARD_REFUSED
     assert json.loads(out.stdout)[0]["sw"] == "6D00"
 
 
 def test_bad_hex_is_a_usage_error(service: dict[str, str]) -> None:
     out = run(service, "apdu", "80ZZ")
-    assert out.returncode == errors.EXIT_USAGE and "not hexadecimal" in out.stderr
+    assert out.returncode == exitcodes.EXIT_USAGE and "not hexadecimal" in out.stderr
 
 
 def test_unknown_reader_lists_the_readers(service: dict[str, str]) -> None:
     out = run(service, "-r", "no such reader", "info")
-    assert out.returncode == errors.EXIT_NO_CARD
+    assert out.returncode == exitcodes.EXIT_NO_CARD
     assert "no reader matches 'no such reader'" in out.stderr and "cardsmith-sim 1" in out.stderr
 
 
 def test_ambiguous_reader_names_the_candidates(service: dict[str, str]) -> None:
     out = run(service, "-r", "sim", "info")
-    assert out.returncode == errors.EXIT_NO_CARD
+    assert out.returncode == exitcodes.EXIT_NO_CARD
     assert "readers match 'sim'" in out.stderr and "cardsmith-sim 0" in out.stderr
 
 
 def test_pulled_card_is_reported_and_comes_back(service: dict[str, str]) -> None:
     assert run(service, "sim", "eject", "1").returncode == 0
     out = run(service, "-r", "sim 1", "info")
-    assert out.returncode == errors.EXIT_NO_CARD and "no card" in out.stderr
+    assert out.returncode == exitcodes.EXIT_NO_CARD and "no card" in out.stderr
     readers = json.loads(run(service, "--json", "readers").stdout)["readers"]
     assert {"name": "cardsmith-sim 1", "card": False} == {k: readers[1][k] for k in ("name", "card")}
     assert run(service, "sim", "insert", "1").returncode == 0
@@ -88,7 +88,7 @@ def test_pulled_card_is_reported_and_comes_back(service: dict[str, str]) -> None
 
 def test_status_without_a_service(tmp_path: Path) -> None:
     out = run(base_env(tmp_path), "sim", "status")
-    assert out.returncode == errors.EXIT_NO_CARD and "not running" in out.stdout
+    assert out.returncode == exitcodes.EXIT_NO_CARD and "not running" in out.stdout
 
 
 def test_service_status_and_double_start(service: dict[str, str]) -> None:
@@ -109,7 +109,7 @@ def test_missing_simulator_build_is_an_environment_error(tmp_path: Path) -> None
     env = base_env(tmp_path)
     env["CARDSMITH_SIM_CLASSPATH"] = str(tmp_path / "missing.jar")
     out = run(env, "info")
-    assert out.returncode == errors.EXIT_ENVIRONMENT
+    assert out.returncode == exitcodes.EXIT_ENVIRONMENT
     assert "simulator did not start" in out.stderr
 
 

@@ -9,23 +9,23 @@ from pathlib import Path
 import pytest
 
 from cardsmith.cli import main as cli_main
-from cardsmith.duplication import KeyCard
+from cardsmith.duplication import DuplicationSession
 from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair
 
 pytestmark = pytest.mark.card
 
 
 @pytest.fixture
-def readers(card_pair, monkeypatch: pytest.MonkeyPatch) -> dict[str, KeyCard]:
+def readers(card_pair, monkeypatch: pytest.MonkeyPatch) -> dict[str, DuplicationSession]:
     main, backup = personalised_pair(card_pair)
     by_name = {"A": main, "B": backup}
     for kc in by_name.values():
         kc.card.close = lambda: None  # type: ignore[method-assign]  # the fixture owns the transport
 
-    def fake_open(settings, reader):
-        return by_name[reader or settings.reader]
+    def fake_open(settings, reader=None):
+        return by_name[reader or settings.reader].card
 
-    monkeypatch.setattr("cardsmith.cli.dup._open", fake_open)
+    monkeypatch.setattr("cardsmith.cli.context.Settings.open_card", fake_open)
     return by_name
 
 
@@ -61,7 +61,7 @@ def test_duplicate_files_and_recover_from_the_cli(readers, capsys, tmp_path: Pat
     from cardsmith.duplication import personalise
     from conftest import fresh_card
 
-    new = KeyCard(fresh_card(request, transport_kind, 1))
+    new = DuplicationSession(fresh_card(request, transport_kind, 1))
     new.card.close = lambda: None  # type: ignore[method-assign]
     personalise(new, "2468", os.urandom(32))
     readers["B"] = new

@@ -7,23 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith import cardfiles, crypto, errors
-from cardsmith.duplication import KeyCard, duplicate, personalise
+from cardsmith.core import crypto, errors
+from cardsmith.duplication import DuplicationSession, duplicate, personalise
+from cardsmith.duplication import files as cardfiles
 from conftest import fresh_card, sim_control
 from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair, replug
 
 pytestmark = pytest.mark.card
 
 
-def _duplicated(card_pair) -> tuple[KeyCard, KeyCard]:
+def _duplicated(card_pair) -> tuple[DuplicationSession, DuplicationSession]:
     main, backup = personalised_pair(card_pair)
     duplicate(main, backup, PIN_MAIN, PIN_BACKUP)
     return main, backup
 
 
-def _new_main(request, kind: str) -> KeyCard:
+def _new_main(request, kind: str) -> DuplicationSession:
     """The main card is lost: a newly issued card goes into its reader (slot 0) and makes its own key."""
-    new = KeyCard(fresh_card(request, kind, 0))
+    new = DuplicationSession(fresh_card(request, kind, 0))
     personalise(new, "2468", os.urandom(32))
     new.verify_pin("2468")
     new.generate()
@@ -131,7 +132,7 @@ def test_in_card_ecies_agrees_with_the_host_for_many_fresh_keys(card) -> None:
     """Hundreds of fresh ephemeral keys both ways (jCardSim once got 1 in 256 of them wrong)."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    kc = KeyCard(card)
+    kc = DuplicationSession(card)
     personalise(kc, "1234", os.urandom(32))
     kc.verify_pin("1234")
     point = kc.generate()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith import crypto, errors
+from cardsmith.core import crypto, errors
 from cardsmith.duplication import duplicate
-from cardsmith.protocol import CONST
+from cardsmith.protocol.codes import EXPORT_CONFIRMED, KEY_TYPE_PAIR, ROLE_BACKUP, ROLE_MAIN, Ins
 from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair, replug
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +21,7 @@ def test_pull_either_card_at_every_step_of_the_duplication(request, card_pair, t
     blobs: set[bytes] = set()
     original_export = main.export
 
-    def recording_export(dest: bytes, key_type: int = CONST["KEY_TYPE_PAIR"]) -> bytes:
+    def recording_export(dest: bytes, key_type: int = KEY_TYPE_PAIR) -> bytes:
         blob = original_export(dest, key_type)
         blobs.add(blob)
         return blob
@@ -29,7 +29,7 @@ def test_pull_either_card_at_every_step_of_the_duplication(request, card_pair, t
     main.export = recording_export  # type: ignore[method-assign]
     tears = 0
     for n in range(400):
-        main.card.call("TEST_FAULT", p1=n >> 8, p2=n & 0xFF, expect_data=False)
+        main.card.call(Ins.TEST_FAULT, p1=n >> 8, p2=n & 0xFF, expect_data=False)
         try:
             duplicate(main, backup, PIN_MAIN, PIN_BACKUP)
         except errors.ReaderError:
@@ -40,18 +40,18 @@ def test_pull_either_card_at_every_step_of_the_duplication(request, card_pair, t
             s, d = main.status(), backup.status()
             # both cards answer, and the export-once rule holds after every cut
             assert s.export_counter <= 1 and len(blobs) <= 1
-            assert d.role != CONST["ROLE_MAIN"]
-            if d.role == CONST["ROLE_BACKUP"]:
+            assert d.role != ROLE_MAIN
+            if d.role == ROLE_BACKUP:
                 assert d.key_id == s.key_id and d.source_id == main.card_id
             continue
         break
     else:
         pytest.fail("the duplication never completed")
-    main.card.call("TEST_FAULT", p1=0xFF, p2=0xFF, expect_data=False)
+    main.card.call(Ins.TEST_FAULT, p1=0xFF, p2=0xFF, expect_data=False)
     assert tears >= 9  # slot writes, keygen, export, import, confirm and lock were each cut
     s, d = main.status(), backup.status()
-    assert s.export_state == CONST["EXPORT_CONFIRMED"] and s.export_counter == 1 and len(blobs) == 1
-    assert d.role == CONST["ROLE_BACKUP"] and d.key_id == s.key_id
+    assert s.export_state == EXPORT_CONFIRMED and s.export_counter == 1 and len(blobs) == 1
+    assert d.role == ROLE_BACKUP and d.key_id == s.key_id
     key = os.urandom(32)
     backup.verify_pin(PIN_BACKUP)
     assert backup.decrypt(crypto.ecies_wrap(main.public_key(), key)) == key

@@ -6,25 +6,28 @@ import os
 
 import pytest
 
-from cardsmith import crypto, errors
-from cardsmith.card import Card
-from cardsmith.duplication import (
-    DuplicationError,
-    ExportHeader,
-    KeyCard,
-    duplicate,
-    group_check,
-    kek,
+from cardsmith.core import crypto, errors
+from cardsmith.core.card import Card
+from cardsmith.duplication import DuplicationError, DuplicationSession, duplicate
+from cardsmith.duplication.session import ExportHeader, group_check, kek
+from cardsmith.protocol.codes import (
+    BLOB_KEY_EXPORT,
+    EXPORT_CONFIRMED,
+    EXPORT_NONE,
+    EXPORT_PENDING,
+    KEY_TYPE_PAIR,
+    KEY_TYPE_PRIVATE,
+    PIN_REFERENCE,
+    Ins,
 )
-from cardsmith.protocol import CONST
 from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair
 
 pytestmark = pytest.mark.card
-PAIR = CONST["KEY_TYPE_PAIR"]
+PAIR = KEY_TYPE_PAIR
 
 
 def _ready(pair: tuple[Card, Card], key2: bytes = b"\x22" * 32, key3: bytes = b"\x33" * 32,
-           key1: bytes = b"\x11" * 32) -> tuple[KeyCard, KeyCard]:
+           key1: bytes = b"\x11" * 32) -> tuple[DuplicationSession, DuplicationSession]:
     """Both cards personalised, PINs verified, the full group set, a key pair on the main card."""
     main, backup = personalised_pair(pair, key1)
     main.verify_pin(PIN_MAIN)
@@ -42,7 +45,7 @@ def test_duplication_end_to_end_backup_decrypts_what_was_encrypted_to_the_main_c
     assert result.export_counter == 1
     s, d = main.status(), backup.status()
     assert (s.role_name, d.role_name) == ("main", "backup")
-    assert s.export_state == CONST["EXPORT_CONFIRMED"] and s.locked and d.locked
+    assert s.export_state == EXPORT_CONFIRMED and s.locked and d.locked
     assert d.key_id == s.key_id and d.source_id == main.card_id
     point = main.public_key()
     assert backup.public_key() == point  # the pair was copied (patent Figs. 26/27)
@@ -55,7 +58,7 @@ def test_duplication_end_to_end_backup_decrypts_what_was_encrypted_to_the_main_c
 
 def test_private_only_export_makes_a_decrypt_only_backup(card_pair) -> None:
     main, backup = personalised_pair(card_pair)
-    duplicate(main, backup, PIN_MAIN, PIN_BACKUP, key_type=CONST["KEY_TYPE_PRIVATE"])
+    duplicate(main, backup, PIN_MAIN, PIN_BACKUP, key_type=KEY_TYPE_PRIVATE)
     with pytest.raises(errors.NotFoundError):
         backup.public_key()
     data_key = os.urandom(32)
@@ -66,7 +69,7 @@ def test_export_blob_is_what_the_format_says_and_the_host_can_check_it(card_pair
     main, backup = _ready(card_pair)
     blob = main.export(backup.card_id, PAIR)
     h = ExportHeader.parse(blob)
-    assert (h.version, h.blob_type, h.key_type, h.slots) == (1, CONST["BLOB_KEY_EXPORT"], PAIR, 3)
+    assert (h.version, h.blob_type, h.key_type, h.slots) == (1, BLOB_KEY_EXPORT, PAIR, 3)
     assert (h.source_id, h.dest_id, h.key_id, h.counter) == (main.card_id, backup.card_id, main.status().key_id, 1)
     assert len(blob) == 32 + 16 + 112 + 16
     # the host holding every slot can open it: the card's CMAC, KDF and CBC agree with the host's
@@ -82,7 +85,7 @@ def test_second_export_is_refused_and_a_lost_response_gets_the_identical_blob(ca
     with pytest.raises(errors.WrongStateError):
         main.export(b"\x01" * 8, PAIR)  # never a second, different export
     with pytest.raises(errors.WrongStateError):
-        main.export(backup.card_id, CONST["KEY_TYPE_PRIVATE"])
+        main.export(backup.card_id, KEY_TYPE_PRIVATE)
     main.confirm(backup.import_key(first))
     with pytest.raises(errors.WrongStateError):
         main.export(backup.card_id, PAIR)
@@ -98,7 +101,7 @@ def test_locked_key_group_refuses_key_set_and_export(card_pair) -> None:
         main.put_slot(2, b"\x22" * 32)
     with pytest.raises(errors.WrongStateError):
         main.clear_holder_keys()
-    assert main.status().export_state == CONST["EXPORT_NONE"]
+    assert main.status().export_state == EXPORT_NONE
 
 
 def test_slots_are_write_once_and_key1_is_personalisation_only(card_pair) -> None:
@@ -114,7 +117,7 @@ def test_slots_are_write_once_and_key1_is_personalisation_only(card_pair) -> Non
         main.put_slot(1, b"\x11" * 32)  # Key1 is set already
     with pytest.raises(errors.WrongLengthError):
         main.put_slot(3, b"\x33" * 16)
-    main.card.call("CLOSE_PERSONALISATION", expect_data=False)
+    main.card.call(Ins.CLOSE_PERSONALISATION, expect_data=False)
     with pytest.raises(errors.WrongStateError):
         main.put_pin("9999")
 
@@ -130,7 +133,7 @@ def test_export_refused_before_the_group_is_complete_and_without_the_pin(card_pa
     main.card.reset()  # the PIN state ends with the session
     with pytest.raises(errors.SecurityStatusError):
         main.export(backup.card_id, PAIR)
-    assert main.status().export_state == CONST["EXPORT_NONE"]
+    assert main.status().export_state == EXPORT_NONE
 
 
 def test_tampered_tag_is_refused_and_nothing_stored(card_pair) -> None:
@@ -193,7 +196,7 @@ def test_truncated_or_extended_blob_and_bad_receipt(card_pair) -> None:
             backup.import_key(bad)
     with pytest.raises(errors.IntegrityError):
         main.confirm(bytes(16))
-    assert main.status().export_state == CONST["EXPORT_PENDING"]
+    assert main.status().export_state == EXPORT_PENDING
     receipt = backup.import_key(blob)
     assert backup.import_key(blob) == receipt  # receipt lost: the same blob gets the same receipt
     main.confirm(receipt)
@@ -217,14 +220,14 @@ def test_readers_swapped_same_card_and_wrong_role_are_detected(card_pair) -> Non
     with pytest.raises(DuplicationError, match="swapped"):
         duplicate(backup, main, PIN_BACKUP, PIN_MAIN)
     with pytest.raises(DuplicationError, match="same card"):
-        duplicate(main, KeyCard(card_pair[0]), PIN_MAIN, PIN_MAIN)
+        duplicate(main, DuplicationSession(card_pair[0]), PIN_MAIN, PIN_MAIN)
     duplicate(main, backup, PIN_MAIN, PIN_BACKUP, lock=False)
     with pytest.raises(DuplicationError, match="backup card"):
         duplicate(backup, main, PIN_BACKUP, PIN_MAIN)
 
 
 def test_pin_try_counter_blocks_and_survives_reset(card) -> None:
-    kc = KeyCard(card)
+    kc = DuplicationSession(card)
     kc.put_pin("1234")
     with pytest.raises(errors.WrongPinError) as e:
         kc.verify_pin("0000")
@@ -249,7 +252,7 @@ def test_pin_try_counter_blocks_and_survives_reset(card) -> None:
 
 
 def test_change_pin(card) -> None:
-    kc = KeyCard(card)
+    kc = DuplicationSession(card)
     with pytest.raises(errors.WrongStateError):
         kc.verify_pin("1234")  # no PIN set yet
     kc.put_pin("1234")
@@ -262,7 +265,7 @@ def test_change_pin(card) -> None:
         kc.verify_pin("1234")
     kc.verify_pin("4321")
     with pytest.raises(errors.WrongLengthError):
-        kc.card.call("VERIFY", 0, CONST["PIN_REFERENCE"], b"12", expect_data=False)
+        kc.card.call(Ins.VERIFY, 0, PIN_REFERENCE, b"12", expect_data=False)
     assert kc.status().tries_left == 3  # a malformed PIN costs no try
 
 
@@ -284,7 +287,7 @@ def test_a_run_that_died_after_the_export_is_finished_without_the_lost_keys(card
     # a new run, which never knew Key2/Key3
     result = duplicate(main, backup, PIN_MAIN, PIN_BACKUP, lock=False)
     assert result.export_counter == 1
-    assert main.status().export_state == CONST["EXPORT_CONFIRMED"]
+    assert main.status().export_state == EXPORT_CONFIRMED
     # the blob the new run imported is the one the dead run was given: its receipt confirms
     main.confirm(backup.import_key(blob))
 

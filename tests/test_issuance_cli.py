@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith import errors
+from cardsmith.cli import exitcodes
 from cli_helpers import run
 
 pytestmark = pytest.mark.card
@@ -38,7 +38,7 @@ def test_a_failing_record_is_rejected_and_the_card_left_blank(service: dict[str,
     assert run(service, "prepare", str(tmp_path / "p.toml"), str(tmp_path / "r.csv"), "-o", str(batch)).returncode == 0
     out = run(service, "-r", "sim 1", "issue", str(batch), "--log", str(tmp_path / "log.sqlite"))
     status = json.loads(run(service, "-r", "sim 1", "--json", "bundle-status").stdout)
-    assert out.returncode == errors.EXIT_CARD_REFUSED, out.stdout + out.stderr
+    assert out.returncode == exitcodes.EXIT_CARD_REFUSED, out.stdout + out.stderr
     assert "not issued: C3" in out.stderr
     assert "inner command 2 of 3 failed with 6A86" in out.stdout
     assert json.loads(run(service, "-r", "sim 1", "--json", "info").stdout)["lifecycle"] == "INSTALLED"
@@ -66,7 +66,7 @@ def test_prepare_then_issue_a_batch_with_its_log(service: dict[str, str], tmp_pa
 
     # the same card again: it is issued, the station says so and changes nothing
     again = run(service, "issue", str(batch), "--log", str(log), "--record", "A1")
-    assert again.returncode == errors.EXIT_CARD_REFUSED, again.stdout + again.stderr
+    assert again.returncode == exitcodes.EXIT_CARD_REFUSED, again.stdout + again.stderr
 
     second = run(service, "-r", "sim 1", "issue", str(batch), "--log", str(log), "--no-wait")
     assert second.returncode == 0, second.stderr

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith import crypto, errors
-from cardsmith.bundle import (
+from cardsmith.core import crypto, errors
+from cardsmith.issuance import CLEAR_AND_RETRY, REJECT, RESUME, ProgressTable
+from cardsmith.issuance.bundle import (
     DEV_PERSO_KEY,
     BundlePlan,
     EnvelopeHeader,
@@ -16,9 +17,8 @@ from cardsmith.bundle import (
     open_envelope,
     seal,
 )
-from cardsmith.issuance import CLEAR_AND_RETRY, REJECT, RESUME, ProgressTable
-from cardsmith.issuance_log import IssuanceLog
-from cardsmith.profile import Profile, build_plan, prepare_batch, read_records
+from cardsmith.issuance.log import IssuanceLog
+from cardsmith.issuance.profile import Profile, build_plan, prepare_batch, read_records
 
 # NIST SP 800-38B / RFC 4493 AES-128 examples
 NIST_KEY = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")

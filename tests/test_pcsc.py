@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from cardsmith import errors
-from cardsmith.card import Card
+from cardsmith.core import errors
+from cardsmith.core.card import Card
 from cardsmith.protocol import PROTOCOL
+from cardsmith.protocol.codes import Ins
 from cardsmith.transport.pcsc import PcscTransport
 from conftest import VPCD_READER, PcscRig, fresh_card
 
@@ -60,9 +61,9 @@ def test_a_card_lost_mid_command_is_reported_and_the_next_run_works(request: pyt
     reader = VPCD_READER.format(slot=0)
     card = fresh_card(request, "pcsc", 0)
     card_id = card.info().card_id
-    card.call("TEST_FAULT", p2=0, expect_data=False)
+    card.call(Ins.TEST_FAULT, p2=0, expect_data=False)
     with pytest.raises(errors.CardRemovedError) as excinfo:
-        card.call("CLOSE_PERSONALISATION", expect_data=False)
+        card.call(Ins.CLOSE_PERSONALISATION, expect_data=False)
     assert "outcome is unknown" in str(excinfo.value) and "Reinsert" in str(excinfo.value)
     card.close()
     transport = _wait_for(reader, present=True)
@@ -96,5 +97,5 @@ def test_extended_length_through_pcscd(request: pytest.FixtureRequest, pcsc_rig:
     card: Card = fresh_card(request, "pcsc", 0)
     card.stats.reset()
     data = bytes(range(256)) * 4
-    assert card.call("ECHO", data=data) == data
+    assert card.call(Ins.ECHO, data=data) == data
     assert card.extended and card.stats.exchanges == 1

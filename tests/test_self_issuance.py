@@ -6,23 +6,19 @@ import inspect
 
 import pytest
 
-from cardsmith import errors
-from cardsmith.bundle import DEV_PERSO_KEY, BundlePlan, InnerCommand, seal, seal_perso_key
-from cardsmith.card import Card
+from cardsmith.core import errors
+from cardsmith.core.card import Card
 from cardsmith.issuance import (
     CLEAR_AND_RETRY,
     REJECT,
     RESUME,
+    IssuanceSession,
     ProgressTable,
     Rule,
-    bundle_status,
-    clear_bundle,
-    issue_card,
-    put_bundle,
-    set_perso_key,
-    start_bundle,
 )
-from cardsmith.protocol import INS, PROTOCOL, TAG
+from cardsmith.issuance.bundle import DEV_PERSO_KEY, BundlePlan, InnerCommand, seal, seal_perso_key
+from cardsmith.protocol import PROTOCOL
+from cardsmith.protocol.codes import Ins, Tag
 from conftest import fresh_card
 
 pytestmark = pytest.mark.card
@@ -56,12 +52,12 @@ def lifecycle(card: Card) -> str:
 def test_a_bundle_runs_every_inner_command_and_closes_personalisation(card: Card) -> None:
     info = card.info()
     assert "SELF_ISSUANCE" in info.capability_names
-    count, cps, seq = put_bundle(card, sealed([ECHO, INFO, CLOSE], card_id=info.card_id))
+    count, cps, seq = IssuanceSession(card).put_bundle(sealed([ECHO, INFO, CLOSE], card_id=info.card_id))
     assert (count, cps, seq) == (3, 2, 7)
-    assert bundle_status(card).name == "READY"
-    result = start_bundle(card)
+    assert IssuanceSession(card).status().name == "READY"
+    result = IssuanceSession(card).start()
     assert result.complete and (result.done, result.count, result.inner_sw) == (3, 3, 0x9000)
-    st = bundle_status(card)
+    st = IssuanceSession(card).status()
     assert (st.name, st.done, st.last_sequence) == ("DONE", 3, 7)
     assert lifecycle(card) == "ISSUED"
 
@@ -70,8 +66,8 @@ def test_extended_length_issues_a_card_in_two_exchanges(card: Card) -> None:
     card.extended = True
     envelope = sealed([ECHO, INFO, ECHO, CLOSE])
     card.stats.reset()
-    put_bundle(card, envelope)
-    assert start_bundle(card).complete
+    IssuanceSession(card).put_bundle(envelope)
+    assert IssuanceSession(card).start().complete
     assert card.stats.exchanges == 2
 
 
@@ -79,9 +75,9 @@ def test_a_bundle_larger_than_one_command_goes_in_chunks(card: Card) -> None:
     big = [InnerCommand.named("ECHO", data=bytes([i]) * 200) for i in range(8)]
     envelope = sealed(big + [CLOSE])
     assert len(envelope) > 1022  # more than one PUT_BUNDLE
-    put_bundle(card, envelope)
-    assert bundle_status(card).received == len(envelope)
-    assert start_bundle(card).complete
+    IssuanceSession(card).put_bundle(envelope)
+    assert IssuanceSession(card).status().received == len(envelope)
+    assert IssuanceSession(card).start().complete
 
 
 @pytest.mark.parametrize("damage", ["ciphertext", "mac", "header_sequence", "header_card", "truncated",
@@ -103,93 +99,93 @@ def test_damaged_bundles_are_refused_before_any_inner_command(card: Card, damage
     elif damage == "wrong_key":
         envelope = bytearray(sealed([CLOSE], key=bytes(16)))
     with pytest.raises(errors.IntegrityError):
-        put_bundle(card, bytes(envelope))
-    assert bundle_status(card).name == "EMPTY"
+        IssuanceSession(card).put_bundle(bytes(envelope))
+    assert IssuanceSession(card).status().name == "EMPTY"
     with pytest.raises(errors.WrongStateError):
-        start_bundle(card)
+        IssuanceSession(card).start()
     assert lifecycle(card) == "INSTALLED"  # CLOSE never ran
 
 
 def test_a_bundle_cut_short_is_not_accepted(card: Card) -> None:
     envelope = sealed([ECHO, CLOSE])
     # only the first part arrives, then START: the card has nothing checked to run
-    card.call("PUT_BUNDLE", p1=0, data=b"\x00\x00" + envelope[:40], expect_data=False)
-    assert bundle_status(card).name == "LOADING"
+    card.call(Ins.PUT_BUNDLE, p1=0, data=b"\x00\x00" + envelope[:40], expect_data=False)
+    assert IssuanceSession(card).status().name == "LOADING"
     with pytest.raises(errors.WrongStateError):
-        start_bundle(card)
+        IssuanceSession(card).start()
     # chunks out of order are refused, and the bundle can be sent again from the start
     with pytest.raises(errors.WrongStateError):
-        card.call("PUT_BUNDLE", p1=0x80, data=(100).to_bytes(2, "big") + envelope[100:], expect_data=False)
-    put_bundle(card, envelope)
-    assert start_bundle(card).complete
+        card.call(Ins.PUT_BUNDLE, p1=0x80, data=(100).to_bytes(2, "big") + envelope[100:], expect_data=False)
+    IssuanceSession(card).put_bundle(envelope)
+    assert IssuanceSession(card).start().complete
 
 
 def test_a_consumed_bundle_cannot_run_again_nor_be_replayed(card: Card) -> None:
     envelope = sealed([ECHO, INFO], seq=9)
-    put_bundle(card, envelope)
-    assert start_bundle(card).complete
+    IssuanceSession(card).put_bundle(envelope)
+    assert IssuanceSession(card).start().complete
     with pytest.raises(errors.WrongStateError):
-        start_bundle(card)  # consumed
+        IssuanceSession(card).start()  # consumed
     with pytest.raises(errors.IntegrityError):
-        put_bundle(card, envelope)  # replayed: sequence 9 was consumed
+        IssuanceSession(card).put_bundle(envelope)  # replayed: sequence 9 was consumed
     with pytest.raises(errors.IntegrityError):
-        put_bundle(card, sealed([ECHO], seq=8))  # older still
-    clear_bundle(card)
+        IssuanceSession(card).put_bundle(sealed([ECHO], seq=8))  # older still
+    IssuanceSession(card).clear()
     with pytest.raises(errors.IntegrityError):
-        put_bundle(card, envelope)  # CLEAR does not forget what was consumed
-    put_bundle(card, sealed([ECHO, CLOSE], seq=10))
-    assert start_bundle(card).complete
+        IssuanceSession(card).put_bundle(envelope)  # CLEAR does not forget what was consumed
+    IssuanceSession(card).put_bundle(sealed([ECHO, CLOSE], seq=10))
+    assert IssuanceSession(card).start().complete
 
 
 def test_a_bundle_bound_to_another_card_is_refused(card_pair: tuple[Card, Card]) -> None:
     a, b = card_pair
     envelope = sealed([CLOSE], card_id=a.info().card_id)
     with pytest.raises(errors.IntegrityError):
-        put_bundle(b, envelope)
+        IssuanceSession(b).put_bundle(envelope)
     with pytest.raises(errors.UsageError, match="insert the right card"):
-        issue_card(b, envelope)
-    put_bundle(a, envelope)
-    assert start_bundle(a).complete
+        IssuanceSession(b).issue(envelope)
+    IssuanceSession(a).put_bundle(envelope)
+    assert IssuanceSession(a).start().complete
 
 
 def test_inner_failure_reports_its_number_and_status_word(card: Card) -> None:
-    put_bundle(card, sealed([ECHO, INFO, BAD, CLOSE]))
-    result = start_bundle(card)
+    IssuanceSession(card).put_bundle(sealed([ECHO, INFO, BAD, CLOSE]))
+    result = IssuanceSession(card).start()
     assert not result.complete
     assert (result.failed_at, result.inner_sw, result.done, result.count) == (3, 0x6A86, 2, 4)
-    st = bundle_status(card)
+    st = IssuanceSession(card).status()
     assert (st.name, st.failed_at, st.inner_sw, st.next_command) == ("FAILED", 3, 0x6A86, 3)
     assert lifecycle(card) == "INSTALLED"
     # resume: the card starts at the failed command again, not at 1
-    again = start_bundle(card)
+    again = IssuanceSession(card).start()
     assert (again.failed_at, again.done) == (3, 2)
     with pytest.raises(errors.WrongStateError):
-        put_bundle(card, sealed([CLOSE], seq=8))  # a half-applied bundle blocks a new one
-    clear_bundle(card)
-    assert bundle_status(card).name == "EMPTY"
+        IssuanceSession(card).put_bundle(sealed([CLOSE], seq=8))  # a half-applied bundle blocks a new one
+    IssuanceSession(card).clear()
+    assert IssuanceSession(card).status().name == "EMPTY"
 
 
 def test_a_failure_inside_a_unit_rolls_the_whole_unit_back(card: Card) -> None:
     # one unit: CLOSE then a failing command; CLOSE must not stay applied
-    put_bundle(card, sealed([ECHO, CLOSE, BAD], checkpoints=[2]))
-    result = start_bundle(card)
+    IssuanceSession(card).put_bundle(sealed([ECHO, CLOSE, BAD], checkpoints=[2]))
+    result = IssuanceSession(card).start()
     assert (result.failed_at, result.inner_sw, result.done) == (3, 0x6A86, 1)
     assert lifecycle(card) == "INSTALLED"
-    assert bundle_status(card).next_command == 2  # resume from the unit's checkpoint
+    assert IssuanceSession(card).status().next_command == 2  # resume from the unit's checkpoint
 
 
 def test_self_issuance_commands_cannot_be_inner_commands(card: Card) -> None:
     with pytest.raises(errors.UsageError):
-        BundlePlan([InnerCommand(INS["START_BUNDLE"])]).encode()
+        BundlePlan([InnerCommand(Ins.START_BUNDLE)]).encode()
     # crafted by hand, the card refuses the structure
-    plain = (1).to_bytes(2, "big") + b"\x00" + bytes([INS["START_BUNDLE"], 0, 0, 0, 0])
+    plain = (1).to_bytes(2, "big") + b"\x00" + bytes([Ins.START_BUNDLE, 0, 0, 0, 0])
     with pytest.raises(errors.IntegrityError):
-        put_bundle(card, seal(DEV_PERSO_KEY, plain, sequence=3))
+        IssuanceSession(card).put_bundle(seal(DEV_PERSO_KEY, plain, sequence=3))
 
 
 def test_unknown_inner_command_fails_at_its_position(card: Card) -> None:
-    put_bundle(card, sealed([ECHO, InnerCommand(0x3A), CLOSE]))
-    result = start_bundle(card)
+    IssuanceSession(card).put_bundle(sealed([ECHO, InnerCommand(0x3A), CLOSE]))
+    result = IssuanceSession(card).start()
     assert (result.failed_at, result.inner_sw) == (2, 0x6D00)
 
 
@@ -200,10 +196,10 @@ def test_unknown_inner_command_fails_at_its_position(card: Card) -> None:
 ])
 def test_the_progress_table_decides_what_the_station_does(card: Card, rules: list[Rule], expected: list[str],
                                                           result: str) -> None:
-    outcome = issue_card(card, sealed([ECHO, INFO, BAD, CLOSE]), ProgressTable(rules), retries=1)
+    outcome = IssuanceSession(card).issue(sealed([ECHO, INFO, BAD, CLOSE]), ProgressTable(rules), retries=1)
     assert outcome.actions == expected and outcome.result == result
     assert outcome.start is not None and (outcome.start.failed_at, outcome.start.inner_sw) == (3, 0x6A86)
-    assert bundle_status(card).name == "EMPTY"  # rejected cards are cleared back to blank
+    assert IssuanceSession(card).status().name == "EMPTY"  # rejected cards are cleared back to blank
     assert lifecycle(card) == "INSTALLED"
 
 
@@ -224,13 +220,13 @@ def test_interruption_at_every_point_resumes_without_applying_anything_twice(
                     break
                 continue
             card = fresh_card(request, transport_kind, 0)
-            put_bundle(card, sealed(commands, checkpoints))
-            card.call("TEST_FAULT", p1=n >> 8, p2=n & 0xFF, expect_data=False)
+            IssuanceSession(card).put_bundle(sealed(commands, checkpoints))
+            card.call(Ins.TEST_FAULT, p1=n >> 8, p2=n & 0xFF, expect_data=False)
             try:
-                result = start_bundle(card)
+                result = IssuanceSession(card).start()
             except errors.CardRemovedError:
                 power_back(card)
-                st = bundle_status(card)
+                st = IssuanceSession(card).status()
                 # resumes at a checkpoint (unit start), and what the committed units did is on the card
                 assert st.next_command in [1, *checkpoints, len(commands) + 1]
                 assert lifecycle(card) == ("ISSUED" if st.done >= 2 else "INSTALLED")
@@ -238,13 +234,13 @@ def test_interruption_at_every_point_resumes_without_applying_anything_twice(
                     assert st.done == len(commands)
                 else:
                     assert st.name == "RUNNING"
-                    result = start_bundle(card)
+                    result = IssuanceSession(card).start()
                     assert result.complete, (checkpoints, n, result)
-                assert bundle_status(card).name == "DONE"
+                assert IssuanceSession(card).status().name == "DONE"
                 assert lifecycle(card) == "ISSUED"
                 n += 1
                 continue
-            card.call("TEST_FAULT", p1=0xFF, p2=0xFF, expect_data=False)
+            card.call(Ins.TEST_FAULT, p1=0xFF, p2=0xFF, expect_data=False)
             assert result.complete
             break
         assert n >= len(commands)  # every inner command was interrupted at least once (or sampled)
@@ -252,23 +248,23 @@ def test_interruption_at_every_point_resumes_without_applying_anything_twice(
 
 def test_the_station_resumes_a_card_pulled_during_start(card: Card) -> None:
     envelope = sealed([ECHO, INFO, ECHO, CLOSE])
-    put_bundle(card, envelope)
-    card.call("TEST_FAULT", p1=0, p2=3, expect_data=False)  # the 4th fault point: inside command 2's unit
+    IssuanceSession(card).put_bundle(envelope)
+    card.call(Ins.TEST_FAULT, p1=0, p2=3, expect_data=False)  # the 4th fault point: inside command 2's unit
     with pytest.raises(errors.CardRemovedError):
-        start_bundle(card)
+        IssuanceSession(card).start()
     power_back(card)
-    st = bundle_status(card)
+    st = IssuanceSession(card).status()
     assert (st.name, st.done, st.next_command, st.sequence) == ("RUNNING", 1, 2, 7)
     card.stats.reset()
-    outcome = issue_card(card, envelope)  # the station sees its own bundle part-run: no rewrite, START
+    outcome = IssuanceSession(card).issue(envelope)  # the station sees its own bundle part-run: no rewrite, START
     assert outcome.ok and outcome.actions == [RESUME]
     assert card.stats.exchanges == 3  # GET INFO, BUNDLE_STATUS, START_BUNDLE
     assert lifecycle(card) == "ISSUED"
 
 
 def test_after_issued_every_personalisation_command_is_refused(card: Card) -> None:
-    put_bundle(card, sealed([ECHO, CLOSE]))
-    assert start_bundle(card).complete
+    IssuanceSession(card).put_bundle(sealed([ECHO, CLOSE]))
+    assert IssuanceSession(card).start().complete
     refused = {}
     for name, ins in PROTOCOL.instructions.items():
         if "lifecycle INSTALLED" not in ins.preconditions:
@@ -278,7 +274,7 @@ def test_after_issued_every_personalisation_command_is_refused(card: Card) -> No
         for p1 in (0, 1):
             for data in (b"", bytes(6), bytes(16), bytes(17)):
                 with pytest.raises(errors.CardRefusedError) as exc:
-                    card.call(name, p1=p1, data=data)
+                    card.call(ins.code, p1=p1, data=data)
                 sws.add(exc.value.sw)
         refused[name] = sws
     assert refused and all(0x6985 in sws for sws in refused.values()), refused
@@ -288,27 +284,27 @@ def test_after_issued_every_personalisation_command_is_refused(card: Card) -> No
 def test_the_personalisation_key_can_be_replaced_and_not_rolled_back(card: Card) -> None:
     new = bytes(range(32))
     change = seal_perso_key(DEV_PERSO_KEY, new, sequence=20)
-    assert set_perso_key(card, change) == 1
+    assert IssuanceSession(card).set_perso_key(change) == 1
     with pytest.raises(errors.IntegrityError):
-        put_bundle(card, sealed([CLOSE], seq=21))  # the development key is gone
+        IssuanceSession(card).put_bundle(sealed([CLOSE], seq=21))  # the development key is gone
     with pytest.raises(errors.IntegrityError):
-        set_perso_key(card, change)  # replayed key change
+        IssuanceSession(card).set_perso_key(change)  # replayed key change
     with pytest.raises(errors.IntegrityError):
-        put_bundle(card, sealed([CLOSE], seq=20, key=new))  # sequence 20 consumed by the key change
-    put_bundle(card, sealed([ECHO, CLOSE], seq=21, key=new))
-    assert start_bundle(card).complete
+        IssuanceSession(card).put_bundle(sealed([CLOSE], seq=20, key=new))  # sequence 20 consumed by the key change
+    IssuanceSession(card).put_bundle(sealed([ECHO, CLOSE], seq=21, key=new))
+    assert IssuanceSession(card).start().complete
 
 
 def test_install_parameters_set_the_store_size_and_the_key(request: pytest.FixtureRequest,
                                                            transport_kind: str) -> None:
     key = bytes(range(100, 116))
-    params = (bytes([TAG["INSTALL_BUNDLE_SIZE"], 2]) + (128).to_bytes(2, "big")
-              + bytes([TAG["INSTALL_PERSO_KEY"], 16]) + key)
+    params = (bytes([Tag.INSTALL_BUNDLE_SIZE, 2]) + (128).to_bytes(2, "big")
+              + bytes([Tag.INSTALL_PERSO_KEY, 16]) + key)
     card = fresh_card(request, transport_kind, 0, params)
-    assert bundle_status(card).store_size == 128
+    assert IssuanceSession(card).status().store_size == 128
     with pytest.raises(errors.IntegrityError):
-        put_bundle(card, sealed([CLOSE]))  # development key: not this card's
+        IssuanceSession(card).put_bundle(sealed([CLOSE]))  # development key: not this card's
     with pytest.raises(errors.CardMemoryError):
-        put_bundle(card, sealed([InnerCommand.named("ECHO", data=bytes(200))], key=key))
-    put_bundle(card, sealed([ECHO, CLOSE], key=key))
-    assert start_bundle(card).complete
+        IssuanceSession(card).put_bundle(sealed([InnerCommand.named("ECHO", data=bytes(200))], key=key))
+    IssuanceSession(card).put_bundle(sealed([ECHO, CLOSE], key=key))
+    assert IssuanceSession(card).start().complete

@@ -9,19 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from cardsmith import errors
-from cardsmith.bundle import DEV_PERSO_KEY
-from cardsmith.card import Card
-from cardsmith.issuance import ProgressTable, bundle_status, issue_card, put_bundle, start_bundle
-from cardsmith.profile import Profile, prepare_batch, read_records
-from cardsmith.protocol import INS, TAG
+from cardsmith.core import errors
+from cardsmith.core.card import Card
+from cardsmith.issuance import IssuanceSession, ProgressTable
+from cardsmith.issuance.bundle import DEV_PERSO_KEY
+from cardsmith.issuance.profile import Profile, prepare_batch, read_records
+from cardsmith.protocol.codes import Ins, Tag
 from conftest import fresh_card
 
-pytestmark = [
-    pytest.mark.card,
-    pytest.mark.skipif(not {"DEFINE_REGION", "WRITE_DATA", "READ_DATA", "LOAD_COMMON_KEY"} <= set(INS),
-                       reason="the data-area commands are not in this protocol yet"),
-]
+pytestmark = pytest.mark.card
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples" / "self-issuance"
 MASTER = bytes(range(16))
@@ -29,11 +25,11 @@ LAYOUT = [(1, 0, 0, 2), (2, 1, 2, 1), (3, 0, 3, 4)]  # id, flags, first page, pa
 
 
 def read(card: Card, region: int, offset: int, length: int) -> bytes:
-    return card.call("READ_DATA", data=bytes([region]) + offset.to_bytes(2, "big") + length.to_bytes(2, "big"))
+    return card.call(Ins.READ_DATA, data=bytes([region]) + offset.to_bytes(2, "big") + length.to_bytes(2, "big"))
 
 
 def region_table(card: Card) -> list[tuple[int, int, int, int]]:
-    raw = card.call("READ_DATA", p1=1)
+    raw = card.call(Ins.READ_DATA, p1=1)
     return [(raw[i], raw[i + 1] & 0x01, int.from_bytes(raw[i + 2 : i + 4], "big"),
              int.from_bytes(raw[i + 4 : i + 6], "big")) for i in range(0, len(raw), 6)]
 
@@ -48,7 +44,7 @@ def assert_personalised(card: Card, record: dict[str, str]) -> None:
     assert read(card, 1, 0, 88) == expected_record(record)
     assert read(card, 2, 0, 2) == int(record["balance"]).to_bytes(2, "big")
     info = card.info()
-    backup = info.raw[TAG["INFO_BACKUP"]]
+    backup = info.raw[Tag.INFO_BACKUP]
     assert backup[0] & 0x01 and backup[1] == 1  # card-common key loaded, version 1
     assert info.lifecycle_name == "ISSUED"
 
@@ -66,14 +62,14 @@ def test_a_batch_from_profile_and_csv_lands_each_record_on_its_card(
     table = ProgressTable.from_json(doc["progress"])
     for entry, record in zip(doc["bundles"], records, strict=True):
         card = fresh_card(request, transport_kind, 0)
-        outcome = issue_card(card, bytes.fromhex(entry["bundle"]), table)
+        outcome = IssuanceSession(card).issue(bytes.fromhex(entry["bundle"]), table)
         assert outcome.ok, outcome
         assert_personalised(card, record)
         # clear-text personalisation is closed now: no new layout, no new common key
         with pytest.raises(errors.WrongStateError):
-            card.call("DEFINE_REGION", data=bytes([4, 0, 0, 8, 0, 1]))
+            card.call(Ins.DEFINE_REGION, data=bytes([4, 0, 0, 8, 0, 1]))
         with pytest.raises(errors.WrongStateError):
-            card.call("LOAD_COMMON_KEY", data=b"\x02" + bytes(16))
+            card.call(Ins.LOAD_COMMON_KEY, data=b"\x02" + bytes(16))
         assert read(card, 1, 0, 88) == expected_record(record)
 
 
@@ -87,21 +83,21 @@ def test_an_interrupted_data_bundle_resumes_with_every_effect_applied_once(
     n = 0
     while True:
         card = fresh_card(request, transport_kind, 0)
-        put_bundle(card, envelope)
-        card.call("TEST_FAULT", p1=n >> 8, p2=n & 0xFF, expect_data=False)
+        IssuanceSession(card).put_bundle(envelope)
+        card.call(Ins.TEST_FAULT, p1=n >> 8, p2=n & 0xFF, expect_data=False)
         try:
-            result = start_bundle(card)
+            result = IssuanceSession(card).start()
         except errors.CardRemovedError:
             card.reset()
-            st = bundle_status(card)
+            st = IssuanceSession(card).status()
             assert len(region_table(card)) == min(st.done, 3)  # exactly the committed units' regions
             if st.name != "DONE":
-                result = start_bundle(card)
+                result = IssuanceSession(card).start()
                 assert result.complete, (n, result)
             assert_personalised(card, records[0])
             n += 1
             continue
-        card.call("TEST_FAULT", p1=0xFF, p2=0xFF, expect_data=False)
+        card.call(Ins.TEST_FAULT, p1=0xFF, p2=0xFF, expect_data=False)
         assert result.complete
         assert_personalised(card, records[0])
         break

@@ -22,14 +22,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from cardsmith.protocol import CONST  # noqa: E402
-from cardsmith.simulator import classpath, install_params, java  # noqa: E402
+
+from cardsmith.protocol.codes import DEFAULT_PAGE_COUNT, DEFAULT_PAGE_SIZE, MAX_PAGE_COUNT  # noqa: E402
+from cardsmith.transport.simulator import classpath, install_params, java  # noqa: E402
 
 # The largest install: the biggest page size and the most pages the applet accepts (DataArea).
 LARGEST_PAGE_SIZE = 256
 INSTALLS: dict[str, bytes] = {
     "default": b"",
-    "largest": install_params(page_size=LARGEST_PAGE_SIZE, page_count=CONST["MAX_PAGE_COUNT"]),
+    "largest": install_params(page_size=LARGEST_PAGE_SIZE, page_count=MAX_PAGE_COUNT),
 }
 
 
@@ -52,7 +53,7 @@ def measure(installs: dict[str, bytes] | None = None) -> dict[str, dict]:
 
 
 def _geometry(params: str) -> str:
-    size, count = CONST["DEFAULT_PAGE_SIZE"], CONST["DEFAULT_PAGE_COUNT"]
+    size, count = DEFAULT_PAGE_SIZE, DEFAULT_PAGE_COUNT
     raw = bytes.fromhex(params)
     i = 0
     while i + 2 <= len(raw):

@@ -83,8 +83,8 @@ def python_source(p: Protocol) -> str:
     ]
     for ins in sorted(p.instructions.values(), key=lambda i: i.code):
         lines.append(f"    {ins.name} = 0x{ins.code:02X}")
-    lines += ["", "", "class Sw(IntEnum):", '    """Status words (of a range, the base value: the low bits carry a number)."""',
-              ""]
+    sw_doc = '    """Status words (of a range, the base value: the low bits carry a number)."""'
+    lines += ["", "", "class Sw(IntEnum):", sw_doc, ""]
     for sw in sorted(p.status_words.values(), key=lambda s: s.code):
         lines.append(f"    {sw.name} = 0x{sw.code:04X}")
     lines += ["", "", "class Tag(IntEnum):", '    """TLV tags and install-parameter tags."""', ""]

@@ -1,20 +1,21 @@
 """The backup catalogue: which backups exist, of which card, in which chain, in which state.
 
 :class:`Catalogue` is the interface (a server database can implement it later); :class:`SqliteCatalogue`
-is the default, one SQLite file. States:
+is the default, one SQLite file opened through :class:`cardsmith.core.storage.Database`. States:
 
 - ``stored``: the file is durable and catalogued, COMPLETE was sent but not confirmed (card pulled);
-  :func:`cardsmith.backup.reconcile` settles it from the card's last completed sequence number.
+  :meth:`cardsmith.backup.BackupSession.reconcile` settles it from the card's last completed sequence number.
 - ``complete``: the card confirmed it; part of the card's chain.
 - ``orphaned``: COMPLETE never reached the card; the file is valid but no differential follows it.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
+
+from ..core.storage import Database
 
 STATES = ("stored", "complete", "orphaned")
 
@@ -51,14 +52,14 @@ class Catalogue(Protocol):
     def entries(self, card_id: str | None = None) -> list[Entry]: ...
 
 
-SCHEMA = """
+MIGRATIONS = ["""
 CREATE TABLE IF NOT EXISTS backups (
     card_id TEXT NOT NULL, seq INTEGER NOT NULL, created TEXT NOT NULL, type TEXT NOT NULL,
     key_version INTEGER NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, pages INTEGER NOT NULL,
     records INTEGER NOT NULL, size INTEGER NOT NULL, digest TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (card_id, seq)
 );
-"""
+"""]
 COLUMNS = "card_id, seq, created, type, key_version, prev_hash, hash, pages, records, size, digest, path, state"
 
 
@@ -66,13 +67,8 @@ class SqliteCatalogue:
     """The catalogue in one SQLite file; every change is its own committed transaction."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        with self._db:
-            self._db.executescript(SCHEMA)
+        self._db = Database(path, MIGRATIONS)
+        self.path = self._db.path
 
     def close(self) -> None:
         self._db.close()
@@ -80,19 +76,19 @@ class SqliteCatalogue:
     def add(self, entry: Entry) -> None:
         if entry.state not in STATES:
             raise ValueError(entry.state)
-        with self._db:
-            self._db.execute(f"INSERT OR REPLACE INTO backups ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                             tuple(asdict(entry).values()))
+        with self._db.transaction() as db:
+            db.execute(f"INSERT OR REPLACE INTO backups ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       tuple(asdict(entry).values()))
 
     def set_state(self, card_id: str, seq: int, state: str) -> None:
         if state not in STATES:
             raise ValueError(state)
-        with self._db:
-            self._db.execute("UPDATE backups SET state=? WHERE card_id=? AND seq=?", (state, card_id, seq))
+        with self._db.transaction() as db:
+            db.execute("UPDATE backups SET state=? WHERE card_id=? AND seq=?", (state, card_id, seq))
 
     def _rows(self, where: str, args: tuple) -> list[Entry]:
-        cur = self._db.execute(f"SELECT {COLUMNS} FROM backups {where} ORDER BY card_id, seq", args)
-        return [Entry(*row) for row in cur.fetchall()]
+        rows = self._db.query(f"SELECT {COLUMNS} FROM backups {where} ORDER BY card_id, seq", args)
+        return [Entry(*row) for row in rows]
 
     def get(self, card_id: str, seq: int) -> Entry | None:
         rows = self._rows("WHERE card_id=? AND seq=?", (card_id, seq))

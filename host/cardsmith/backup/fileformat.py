@@ -9,18 +9,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from .crypto import aes_cbc_decrypt, cmac, kdf
-from .errors import BadDataError
-from .protocol import CONST
+from ..core.crypto import aes_cbc_decrypt, cmac, kdf, mac_equal
+from ..core.errors import BadDataError
+from ..protocol.codes import BACKUP_HEADER_LENGTH, BACKUP_TYPE_DIFF, BACKUP_TYPE_FULL
 
 MAGIC = b"CSB1"
 FILE_MAGIC = b"CSBKFILE"
 FILE_VERSION = 1
-HEADER_LEN = CONST["BACKUP_HEADER_LENGTH"]
+HEADER_LEN = BACKUP_HEADER_LENGTH
 MAC_LEN = 16
 REC_LAST = 0x01
-FULL = CONST["BACKUP_TYPE_FULL"]
-DIFF = CONST["BACKUP_TYPE_DIFF"]
+FULL = BACKUP_TYPE_FULL
+DIFF = BACKUP_TYPE_DIFF
 TYPE_NAMES = {FULL: "full", DIFF: "diff"}
 
 # header offsets
@@ -176,12 +176,12 @@ def open_backup(blob: BackupBlob, common_key: bytes) -> dict[int, bytes]:
     ctx = bytes([h.key_version]) + h.card_id
     wenc, wmac = kdf(common_key, b"WENC", ctx), kdf(common_key, b"WMAC", ctx)
     wrap = raw[H_WRAP : H_WRAP + 48]
-    if cmac(wmac, wrap[:32]) != wrap[32:]:
+    if not mac_equal(cmac(wmac, wrap[:32]), wrap[32:]):
         raise BadDataError("the wrapped backup key fails its MAC under this common key")
     unique = aes_cbc_decrypt(wenc, wrap[:16], wrap[16:32])
     sctx = h.card_id + raw[H_SEQ : H_SEQ + 4]
     kenc, kmac = kdf(unique, b"BENC", sctx), kdf(unique, b"BMAC", sctx)
-    if cmac(kmac, b"H" + raw[:H_MAC]) != h.mac:
+    if not mac_equal(cmac(kmac, b"H" + raw[:H_MAC]), h.mac):
         raise BadDataError("the backup header fails its MAC")
     control = aes_cbc_decrypt(kenc, raw[H_CTRL : H_CTRL + 16], raw[H_CTRL + 16 : H_CTRL + 16 + CTRL_LEN])
     if control[:8] != h.card_id or control[8:12] != raw[H_SEQ : H_SEQ + 4] or control[12] != h.type:
@@ -192,14 +192,14 @@ def open_backup(blob: BackupBlob, common_key: bytes) -> dict[int, bytes]:
         n = len(r.pages)
         iv_off = 4 + 2 * n
         mac_off = len(r.raw) - MAC_LEN
-        if cmac(kmac, b"R" + chain + r.raw[:mac_off]) != r.raw[mac_off:]:
+        if not mac_equal(cmac(kmac, b"R" + chain + r.raw[:mac_off]), r.raw[mac_off:]):
             raise BadDataError(f"record {r.index} fails its MAC")
         chain = r.raw[mac_off:]
         plain = aes_cbc_decrypt(kenc, r.raw[iv_off : iv_off + 16], r.raw[iv_off + 16 : mac_off])
         for i, p in enumerate(r.pages):
             pages[p] = plain[i * h.page_size : (i + 1) * h.page_size]
     counts = len(blob.records).to_bytes(2, "big") + h.page_total.to_bytes(2, "big")
-    if cmac(kmac, b"F" + chain + counts) != blob.final_mac:
+    if not mac_equal(cmac(kmac, b"F" + chain + counts), blob.final_mac):
         raise BadDataError("the final MAC does not match (backup cut short or spliced)")
     return pages
 

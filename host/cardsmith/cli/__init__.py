@@ -70,7 +70,8 @@ def cli(ctx: click.Context, reader: str | None, verbose: bool, as_json: bool) ->
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ..errors import CardsmithError
+    from ..core.errors import CardsmithError
+    from .exitcodes import exit_code
 
     try:
         cli.main(args=argv, prog_name="cardsmith", standalone_mode=False)
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except CardsmithError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        sys.exit(exit_code(exc))
     except OSError as exc:  # disk full, permissions, a missing folder: say which file, not a traceback
         where = f" ({exc.filename})" if exc.filename else ""
         click.echo(f"error: {exc.strerror or exc}{where}: check the path, its permissions and free space "

@@ -1,16 +1,14 @@
-"""cardsmith backup, restore, backups list|show|verify|export|import, data regions|read|write|define|load-common-key."""
+"""cardsmith backup, restore, backups status|list|show|verify|export|import, data regions|read|write|define|
+load-common-key. Each command parses its options, calls one library function, and formats the result."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from ..errors import BadDataError, UsageError
+from ..core.errors import UsageError
 from .context import Settings, pass_settings
 
 dir_option = click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
@@ -24,24 +22,6 @@ def _dir(directory: Path | None) -> Path:
     return directory or default_dir()
 
 
-@contextlib.contextmanager
-def _progress(settings: Settings, label: str) -> Iterator:
-    """A progress callback drawing a bar on stderr (none with --json)."""
-    if settings.as_json:
-        yield None
-        return
-    bar = click.progressbar(length=1000, label=label, file=sys.stderr)
-    state = {"shown": 0}
-
-    def update(done: int, total: int) -> None:
-        target = done * 1000 // max(total, 1)
-        bar.update(target - state["shown"])
-        state["shown"] = target
-
-    with bar:
-        yield update
-
-
 @click.command()
 @click.option("--full", "kind", flag_value="full", help="Back up every page.")
 @click.option("--diff", "kind", flag_value="diff", help="Back up the pages changed since the last backup.")
@@ -49,12 +29,12 @@ def _progress(settings: Settings, label: str) -> Iterator:
 @pass_settings
 def backup(settings: Settings, kind: str | None, directory: Path | None) -> None:
     """Back up the card's data area, encrypted by the card (differential when a chain exists)."""
-    from .. import backup as bk
+    from ..backup import BackupSession, open_catalogue
 
     root = _dir(directory)
-    catalogue = bk.open_catalogue(root)
-    with settings.open_card() as card, _progress(settings, "backup") as progress:
-        entry = bk.backup(card, catalogue, root, kind or "auto", progress)
+    catalogue = open_catalogue(root)
+    with settings.open_card() as card, settings.progress("backup") as progress:
+        entry = BackupSession(card).backup(catalogue, root, kind or "auto", progress)
     settings.emit(entry.as_json(), f"backup {entry.backup_id}: {entry.type}, {entry.pages} pages in "
                   f"{entry.records} records, {entry.size} bytes -> {entry.path}")
 
@@ -71,32 +51,24 @@ def backup(settings: Settings, kind: str | None, directory: Path | None) -> None
 def restore(settings: Settings, backup_id: str | None, latest: bool, onto_new_card: bool, from_card: str | None,
             discard_unfinished: bool, directory: Path | None) -> None:
     """Restore a backup chain (full + its differentials, in order) onto this card or a replacement."""
-    from .. import backup as bk
+    from ..backup import BackupSession, open_catalogue, restore_target
 
-    catalogue = bk.open_catalogue(_dir(directory))
+    catalogue = open_catalogue(_dir(directory))
     with settings.open_card() as card:
+        session = BackupSession(card)
         if discard_unfinished:
-            bk.discard_unfinished(card)
+            session.discard_unfinished()
             settings.emit({"discarded": True}, "unfinished restore given up: the regions it touched are zeroed")
             return
-        state = bk.backup_state(card)
         if backup_id and latest:
             raise UsageError("give either BACKUP_ID or --latest, not both")
-        if backup_id:
-            target = bk.find(catalogue, backup_id)
-        else:
-            source = (from_card or state.card_hex).upper()
-            if onto_new_card and not from_card:
-                raise UsageError("--onto-new-card --latest needs --from-card ID (the lost card's id; "
-                                 "`cardsmith backups list` shows the cards)")
-            target = bk.latest(catalogue, source)
-        chain = bk.chain_for(catalogue, target)
-        blobs = [bk.load(e) for e in chain]
-        with _progress(settings, "restore") as progress:
-            bk.restore_chain(card, blobs, onto_new=onto_new_card, progress=progress)
-    ids = [e.backup_id for e in chain]
-    settings.emit({"restored": ids, "card_id": state.card_hex},
-                  f"restored {' + '.join(ids)} onto card {state.card_hex}; value regions zero themselves "
+        card_hex = session.state().card_hex
+        blobs = restore_target(catalogue, card_hex, backup_id, onto_new=onto_new_card, from_card=from_card)
+        with settings.progress("restore") as progress:
+            session.restore_chain(blobs, onto_new=onto_new_card, progress=progress)
+    ids = [b.backup_id for b in blobs]
+    settings.emit({"restored": ids, "card_id": card_hex},
+                  f"restored {' + '.join(ids)} onto card {card_hex}; value regions zero themselves "
                   "before their first use; the next backup of this card is a full one")
 
 
@@ -109,13 +81,11 @@ def backups() -> None:
 @pass_settings
 def status(settings: Settings) -> None:
     """The card's backup state: family key version, chain, dirty pages, unfinished restore."""
-    from .. import backup as bk
+    from ..backup import BackupSession
 
     with settings.open_card() as card:
-        st = bk.backup_state(card)
-    info = {"card_id": st.card_hex, "common_key_version": st.key_version if st.common_key else None,
-            "last_backup": f"{st.card_hex}-{st.last_seq}" if st.last_seq else None, "chain": st.chain,
-            "dirty_pages": st.dirty_pages, "restore_unfinished": st.restore_pending, "session_open": st.session}
+        st = BackupSession(card).state()
+    info = st.as_json()
     lines = [f"card {st.card_hex}",
              f"family key     {('version ' + str(st.key_version)) if st.common_key else 'none (not personalised)'}",
              f"last backup    {info['last_backup'] or 'none'}"
@@ -132,9 +102,9 @@ def status(settings: Settings) -> None:
 @pass_settings
 def list_(settings: Settings, card_id: str | None, directory: Path | None) -> None:
     """List catalogued backups."""
-    from .. import backup as bk
+    from ..backup import open_catalogue
 
-    rows = bk.open_catalogue(_dir(directory)).entries(card_id.upper() if card_id else None)
+    rows = open_catalogue(_dir(directory)).entries(card_id.upper() if card_id else None)
     lines = [f"{'id':<28} {'type':<5} {'state':<9} {'pages':>5} {'bytes':>7}  created"]
     lines += [f"{e.backup_id:<28} {e.type:<5} {e.state:<9} {e.pages:>5} {e.size:>7}  {e.created}" for e in rows]
     settings.emit([e.as_json() for e in rows], "\n".join(lines) if rows else "no backups catalogued")
@@ -146,14 +116,12 @@ def list_(settings: Settings, card_id: str | None, directory: Path | None) -> No
 @pass_settings
 def show(settings: Settings, backup_id: str, directory: Path | None) -> None:
     """Show one backup and the chain it belongs to."""
-    from .. import backup as bk
+    from ..backup import chain_for, find, open_catalogue
 
-    catalogue = bk.open_catalogue(_dir(directory))
-    entry = bk.find(catalogue, backup_id)
-    chain = bk.chain_for(catalogue, entry)
-    info = {**entry.as_json(), "chain": [e.backup_id for e in chain]}
-    text = "\n".join(f"{k:<12} {v}" for k, v in info.items())
-    settings.emit(info, text)
+    catalogue = open_catalogue(_dir(directory))
+    entry = find(catalogue, backup_id)
+    info = {**entry.as_json(), "chain": [e.backup_id for e in chain_for(catalogue, entry)]}
+    settings.emit(info, "\n".join(f"{k:<12} {v}" for k, v in info.items()))
 
 
 @backups.command()
@@ -164,27 +132,16 @@ def show(settings: Settings, backup_id: str, directory: Path | None) -> None:
 @pass_settings
 def verify(settings: Settings, backup_id: str, common_key_file: Path | None, directory: Path | None) -> None:
     """Check a backup and its chain without a card: structure, chain links, and with the key every MAC."""
-    from .. import backup as bk
-    from ..backup_format import open_backup
+    from ..backup import open_catalogue
+    from ..backup import verify as run
+    from ..core.keys import read_key_file
+    from ..protocol.codes import COMMON_KEY_LENGTH
 
-    catalogue = bk.open_catalogue(_dir(directory))
-    chain = bk.chain_for(catalogue, bk.find(catalogue, backup_id))
-    blobs = [bk.load(e, check_digest=True) for e in chain]
-    for e, b in zip(chain, blobs, strict=True):
-        if b.chain_hash.hex() != e.hash:
-            raise BadDataError(f"backup {e.backup_id}: the file's chain hash differs from the catalogue's")
-    bk.verify_chain_links(blobs)
-    macs = False
-    if common_key_file:
-        raw = common_key_file.read_bytes().strip()
-        key = bytes.fromhex(raw.decode()) if len(raw) == 32 else raw
-        for b in blobs:
-            open_backup(b, key)
-        macs = True
-    ids = [b.backup_id for b in blobs]
-    settings.emit({"ok": True, "chain": ids, "macs_checked": macs},
-                  f"ok: {' + '.join(ids)}" + (" (every MAC checked)" if macs else
-                                               " (structure and chain; MACs need the card or the family key)"))
+    key = read_key_file(common_key_file, "--common-key-file", (COMMON_KEY_LENGTH,)) if common_key_file else None
+    result = run(open_catalogue(_dir(directory)), backup_id, key)
+    settings.emit(result.as_json(), f"ok: {' + '.join(result.chain)}" + (
+        " (every MAC checked)" if result.macs_checked else " (structure and chain; MACs need the card or the "
+        "family key)"))
 
 
 @backups.command()
@@ -194,11 +151,10 @@ def verify(settings: Settings, backup_id: str, common_key_file: Path | None, dir
 @pass_settings
 def export(settings: Settings, backup_id: str, file: Path, directory: Path | None) -> None:
     """Copy a backup file out of the catalogue (it stays encrypted)."""
-    from .. import backup as bk
-    from ..fileio import atomic_write
+    from ..backup import open_catalogue
+    from ..backup.chain import export as run
 
-    entry = bk.find(bk.open_catalogue(_dir(directory)), backup_id)
-    atomic_write(file, bk.load(entry).encode())
+    entry = run(open_catalogue(_dir(directory)), backup_id, file)
     settings.emit({"exported": entry.backup_id, "file": str(file)}, f"exported {entry.backup_id} to {file}")
 
 
@@ -208,11 +164,12 @@ def export(settings: Settings, backup_id: str, file: Path, directory: Path | Non
 @pass_settings
 def import_(settings: Settings, files: tuple[Path, ...], directory: Path | None) -> None:
     """Add backup files (from another station or the issuer) to the catalogue."""
-    from .. import backup as bk
+    from ..backup import open_catalogue
+    from ..backup.chain import import_file
 
     root = _dir(directory)
-    catalogue = bk.open_catalogue(root)
-    done = [bk.import_file(catalogue, root, f).backup_id for f in files]
+    catalogue = open_catalogue(root)
+    done = [import_file(catalogue, root, f).backup_id for f in files]
     settings.emit({"imported": done}, "\n".join(f"imported {i}" for i in done))
 
 
@@ -228,14 +185,13 @@ def data() -> None:
 @pass_settings
 def regions(settings: Settings) -> None:
     """List the regions with their flags (value, restored, zero-pending, restore-unfinished)."""
-    from .. import data as d
+    from ..dataarea import DataAreaSession
 
     with settings.open_card() as card:
-        rows = d.regions(card)
+        rows = DataAreaSession(card).regions()
     text = "\n".join(f"region {r.id:<3} pages {r.first_page}-{r.first_page + r.page_count - 1}  "
                      f"{', '.join(r.flag_names()) or '-'}" for r in rows) or "no regions defined"
-    settings.emit([{"id": r.id, "first_page": r.first_page, "pages": r.page_count, "flags": r.flag_names()}
-                   for r in rows], text)
+    settings.emit([r.as_json() for r in rows], text)
 
 
 @data.command()
@@ -246,14 +202,11 @@ def regions(settings: Settings) -> None:
 @pass_settings
 def read(settings: Settings, region: int, offset: int, length: int | None, out: Path | None) -> None:
     """Read region bytes (hex on stdout, or --out FILE)."""
-    from .. import data as d
-    from ..fileio import atomic_write
+    from ..core.fileio import atomic_write
+    from ..dataarea import DataAreaSession
 
     with settings.open_card() as card:
-        r = d.region(card, region)
-        size = r.page_count * card.info().page_size
-        n = size - offset if length is None else length
-        blob = d.read(card, region, offset, n)
+        blob = DataAreaSession(card).read_region(region, offset, length)
     if out:
         atomic_write(out, blob)
         settings.emit({"region": region, "bytes": len(blob), "file": str(out)}, f"{len(blob)} bytes -> {out}")
@@ -271,22 +224,20 @@ def read(settings: Settings, region: int, offset: int, length: int | None, out: 
 def write(settings: Settings, region: int, offset: int, hex_: str | None, text: str | None,
           file_: Path | None) -> None:
     """Write bytes into a region (exactly one of --hex, --text, --file)."""
-    from .. import data as d
+    from ..core.keys import parse_hex
+    from ..dataarea import DataAreaSession
 
     given = [x for x in (hex_, text, file_) if x is not None]
     if len(given) != 1:
         raise UsageError("give exactly one of --hex, --text, --file")
     if hex_ is not None:
-        try:
-            blob = bytes.fromhex("".join(hex_.split()))
-        except ValueError as exc:
-            raise UsageError(f"--hex is not hexadecimal: {hex_!r}") from exc
+        blob = parse_hex(hex_, "--hex")
     elif text is not None:
         blob = text.encode()
     else:
         blob = file_.read_bytes()  # type: ignore[union-attr]
     with settings.open_card() as card:
-        d.write(card, region, offset, blob)
+        DataAreaSession(card).write(region, offset, blob)
     settings.emit({"region": region, "offset": offset, "bytes": len(blob)},
                   f"wrote {len(blob)} bytes to region {region} at {offset}")
 
@@ -299,10 +250,10 @@ def write(settings: Settings, region: int, offset: int, hex_: str | None, text: 
 @pass_settings
 def define(settings: Settings, region: int, first_page: int, pages: int, value: bool) -> None:
     """Define a region (personalisation: lifecycle INSTALLED only)."""
-    from .. import data as d
+    from ..dataarea import DataAreaSession
 
     with settings.open_card() as card:
-        d.define_region(card, region, first_page, pages, value=value)
+        DataAreaSession(card).define_region(region, first_page, pages, value=value)
     settings.emit({"region": region}, f"region {region}: pages {first_page}-{first_page + pages - 1}"
                   + (" (value)" if value else ""))
 
@@ -314,15 +265,16 @@ def define(settings: Settings, region: int, first_page: int, pages: int, value: 
 @pass_settings
 def load_common_key(settings: Settings, key_version: int, key_file: Path | None) -> None:
     """Load the family's card-common key (personalisation: lifecycle INSTALLED only)."""
-    from .. import data as d
+    from ..backup import BackupSession
+    from ..core.keys import parse_hex, read_key_file
+    from ..protocol.codes import COMMON_KEY_LENGTH
 
     if key_file:
-        raw = key_file.read_bytes().strip()
-        key = bytes.fromhex(raw.decode()) if len(raw) == 32 else raw
+        key = read_key_file(key_file, "--key-file", (COMMON_KEY_LENGTH,))
     elif os.environ.get("CARDSMITH_COMMON_KEY"):
-        key = bytes.fromhex(os.environ["CARDSMITH_COMMON_KEY"])
+        key = parse_hex(os.environ["CARDSMITH_COMMON_KEY"], "CARDSMITH_COMMON_KEY", (COMMON_KEY_LENGTH,))
     else:
         raise UsageError("give --key-file or set CARDSMITH_COMMON_KEY (the key is never a command-line argument)")
     with settings.open_card() as card:
-        d.load_common_key(card, key_version, key)
+        BackupSession(card).load_common_key(key_version, key)
     settings.emit({"key_version": key_version}, f"common key version {key_version} loaded")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 from .context import Settings, pass_settings
 
 
@@ -12,7 +12,7 @@ from .context import Settings, pass_settings
 @pass_settings
 def readers(settings: Settings) -> None:
     """List readers (simulated and PC/SC) with card presence and ATR."""
-    from ..readers import list_readers
+    from ..transport.readers import list_readers
 
     found, problem = list_readers()
     rows = [{"name": r.name, "kind": r.kind, "card": r.card_present, "atr": r.atr.hex().upper() if r.atr else None,
@@ -52,11 +52,9 @@ def info(settings: Settings) -> None:
 
 
 def _parse_hex(text: str) -> bytes:
-    cleaned = "".join(text.split()).replace(":", "")
-    try:
-        data = bytes.fromhex(cleaned)
-    except ValueError as exc:
-        raise UsageError(f"not hexadecimal: {text!r}") from exc
+    from ..core.keys import parse_hex
+
+    data = parse_hex(text, "the APDU")
     if len(data) < 4:
         raise UsageError(f"an APDU needs at least CLA INS P1 P2 (4 bytes): {text!r}")
     return data
@@ -69,10 +67,10 @@ def _parse_hex(text: str) -> bytes:
 @pass_settings
 def apdu(settings: Settings, apdus: tuple[str, ...], no_select: bool, strict: bool) -> None:
     """Send raw APDUs given in hex, e.g. `cardsmith apdu 8030000000`. 61xx is followed with GET RESPONSE."""
-    from ..apdu import sw_message
-    from ..card import Card
-    from ..errors import EXIT_CARD_REFUSED
-    from ..readers import open_reader
+    from ..core.apdu import sw_message
+    from ..core.card import Card
+    from ..transport.readers import open_reader
+    from .exitcodes import EXIT_CARD_REFUSED
 
     commands = [_parse_hex(a) for a in apdus]
     results = []

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from ..core.card import Card
 
 
 @dataclass
@@ -19,10 +24,11 @@ class Settings:
     def trace(self, line: str) -> None:
         click.echo(line, err=True)
 
-    def open_card(self):  # -> cardsmith.card.Card
-        from ..card import open_card
+    def open_card(self, reader: str | None = None) -> Card:
+        """The card in ``reader`` (default: the global --reader), applet selected; traced with -v."""
+        from ..transport.readers import open_card
 
-        return open_card(self.reader, trace=self.trace if self.verbose else None)
+        return open_card(reader or self.reader, trace=self.trace if self.verbose else None)
 
     def emit(self, data: Any, text: str) -> None:
         """Prints ``text`` for people, or ``data`` as JSON with --json."""
@@ -31,6 +37,24 @@ class Settings:
             sys.stdout.write("\n")
         else:
             click.echo(text)
+
+
+    @contextlib.contextmanager
+    def progress(self, label: str) -> Iterator[Callable[[int, int], None] | None]:
+        """A progress callback ``(done, total)`` drawing a bar on stderr (none with --json)."""
+        if self.as_json:
+            yield None
+            return
+        bar = click.progressbar(length=1000, label=label, file=sys.stderr)
+        shown = [0]
+
+        def update(done: int, total: int) -> None:
+            target = done * 1000 // max(total, 1)
+            bar.update(target - shown[0])
+            shown[0] = target
+
+        with bar:
+            yield update
 
 
 pass_settings = click.make_pass_decorator(Settings)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..errors import UsageError
 from .context import Settings, pass_settings
+
+if TYPE_CHECKING:
+    from ..duplication import DuplicationSession
 
 PIN_HELP = "Holder PIN (else $CARDSMITH_PIN, else asked)."
 
@@ -17,12 +22,17 @@ def _pin(value: str | None, prompt: str = "PIN") -> str:
     return value or os.environ.get("CARDSMITH_PIN") or click.prompt(prompt, hide_input=True)
 
 
-def _open(settings: Settings, reader: str | None):
-    from ..card import open_card
-    from ..duplication import KeyCard
+@contextlib.contextmanager
+def _session(settings: Settings, reader: str | None = None, *, verify: bool = False, pin: str | None = None,
+             prompt: str = "PIN") -> Iterator[DuplicationSession]:
+    """The duplication session of the card in ``reader``; with ``verify``, the PIN (given or asked) verified."""
+    from ..duplication import DuplicationSession
 
-    card = open_card(reader or settings.reader, trace=settings.trace if settings.verbose else None)
-    return KeyCard(card)
+    with settings.open_card(reader) as card:
+        session = DuplicationSession(card)
+        if verify:
+            session.verify_pin(_pin(pin, prompt))
+        yield session
 
 
 @click.command()
@@ -37,30 +47,19 @@ def _open(settings: Settings, reader: str | None):
 def duplicate(settings: Settings, src_reader: str, dst_reader: str, from_pin: str | None, to_pin: str | None,
               ask_keys: bool, private_only: bool, no_lock: bool) -> None:
     """Make the card in --to a backup of the main card in --from (same private key, exported once)."""
+    from ..core.keys import parse_hex
     from ..duplication import duplicate as run
-    from ..protocol import CONST
+    from ..duplication.session import SLOT_LENGTH
+    from ..protocol.codes import KEY_TYPE_PAIR, KEY_TYPE_PRIVATE
 
     keys = None
     if ask_keys:
-        keys = []
-        for i in (2, 3):
-            text = click.prompt(f"Key{i} (64 hex digits)", hide_input=True)
-            try:
-                keys.append(bytes.fromhex(text))
-            except ValueError as exc:
-                raise UsageError(f"Key{i} is not hexadecimal") from exc
-    src = _open(settings, src_reader)
-    try:
-        dst = _open(settings, dst_reader)
-        try:
-            result = run(src, dst, _pin(from_pin, "main card PIN"), _pin(to_pin, "backup card PIN"),
-                         holder_keys=keys, lock=not no_lock,
-                         key_type=CONST["KEY_TYPE_PRIVATE"] if private_only else CONST["KEY_TYPE_PAIR"],
-                         progress=None if settings.as_json else (lambda s: click.echo(f"  {s}", err=True)))
-        finally:
-            dst.card.close()
-    finally:
-        src.card.close()
+        keys = [parse_hex(click.prompt(f"Key{i} (64 hex digits)", hide_input=True), f"Key{i}", (SLOT_LENGTH,))
+                for i in (2, 3)]
+    with _session(settings, src_reader) as src, _session(settings, dst_reader) as dst:
+        result = run(src, dst, _pin(from_pin, "main card PIN"), _pin(to_pin, "backup card PIN"),
+                     holder_keys=keys, lock=not no_lock, key_type=KEY_TYPE_PRIVATE if private_only else KEY_TYPE_PAIR,
+                     progress=None if settings.as_json else (lambda s: click.echo(f"  {s}", err=True)))
     settings.emit(result.as_json(), f"backup card {result.backup_id.hex().upper()} now holds key "
                   f"{result.key_id.hex().upper()} of main card {result.main_id.hex().upper()}")
 
@@ -76,14 +75,12 @@ def key() -> None:
 @pass_settings
 def personalise(settings: Settings, pin: str, key1_hex: str) -> None:
     """Issuer step (card lifecycle INSTALLED): set the initial PIN and Key1."""
+    from ..core.keys import parse_hex
     from ..duplication import personalise as run
+    from ..duplication.session import SLOT_LENGTH
 
-    try:
-        key1 = bytes.fromhex(key1_hex)
-    except ValueError as exc:
-        raise UsageError("--key1 is not hexadecimal") from exc
-    kc = _open(settings, None)
-    with kc.card:
+    key1 = parse_hex(key1_hex, "--key1", (SLOT_LENGTH,))
+    with _session(settings) as kc:
         run(kc, pin, key1)
     settings.emit({"card_id": kc.card_id.hex().upper()}, f"card {kc.card_id.hex().upper()}: PIN and Key1 set")
 
@@ -93,14 +90,12 @@ def personalise(settings: Settings, pin: str, key1_hex: str) -> None:
 @pass_settings
 def generate(settings: Settings, pin: str | None) -> None:
     """Generate the card's P-256 key pair on the card (once in its life)."""
-    from .. import crypto
+    from ..core.crypto import key_id
 
-    kc = _open(settings, None)
-    with kc.card:
-        kc.verify_pin(_pin(pin))
+    with _session(settings, verify=True, pin=pin) as kc:
         point = kc.generate()
-    settings.emit({"public_key": point.hex().upper(), "key_id": crypto.key_id(point).hex().upper()},
-                  f"key id {crypto.key_id(point).hex().upper()}\npublic key {point.hex().upper()}")
+    kid = key_id(point).hex().upper()
+    settings.emit({"public_key": point.hex().upper(), "key_id": kid}, f"key id {kid}\npublic key {point.hex().upper()}")
 
 
 @key.command()
@@ -108,26 +103,22 @@ def generate(settings: Settings, pin: str | None) -> None:
 @pass_settings
 def public(settings: Settings, output: Path | None) -> None:
     """Print (or save) the card's public key."""
-    from .. import crypto
-    from ..fileio import atomic_write
+    from ..core.crypto import key_id
+    from ..core.fileio import atomic_write
 
-    kc = _open(settings, None)
-    with kc.card:
+    with _session(settings) as kc:
         point = kc.public_key()
     if output:
         atomic_write(output, point)
-    settings.emit({"public_key": point.hex().upper(), "key_id": crypto.key_id(point).hex().upper()},
-                  point.hex().upper())
+    settings.emit({"public_key": point.hex().upper(), "key_id": key_id(point).hex().upper()}, point.hex().upper())
 
 
 @key.command()
 @pass_settings
 def status(settings: Settings) -> None:
     """Role, PIN state, key group, export state."""
-    kc = _open(settings, None)
-    with kc.card:
-        st = kc.status()
-    j = st.as_json()
+    with _session(settings) as kc:
+        j = kc.status().as_json()
     settings.emit(j, "\n".join(f"{k:<12} {v}" for k, v in j.items()))
 
 
@@ -136,9 +127,7 @@ def status(settings: Settings) -> None:
 @pass_settings
 def lock(settings: Settings, pin: str | None) -> None:
     """Lock the key group for good (no key set, no export)."""
-    kc = _open(settings, None)
-    with kc.card:
-        kc.verify_pin(_pin(pin))
+    with _session(settings, verify=True, pin=pin) as kc:
         kc.lock()
     settings.emit({"locked": True}, "key group locked")
 
@@ -153,9 +142,8 @@ def pin() -> None:
 @pass_settings
 def pin_verify(settings: Settings, value: str | None) -> None:
     """Check the PIN (spends a try when wrong)."""
-    kc = _open(settings, None)
-    with kc.card:
-        kc.verify_pin(_pin(value))
+    with _session(settings, verify=True, pin=value):
+        pass
     settings.emit({"verified": True}, "PIN correct")
 
 
@@ -165,8 +153,7 @@ def pin_verify(settings: Settings, value: str | None) -> None:
 @pass_settings
 def pin_change(settings: Settings, old: str, new: str) -> None:
     """Change the PIN."""
-    kc = _open(settings, None)
-    with kc.card:
+    with _session(settings) as kc:
         kc.change_pin(old, new)
     settings.emit({"changed": True}, "PIN changed")
 
@@ -176,6 +163,11 @@ def files() -> None:
     """Files encrypted to a card: encrypt, decrypt, share, recover."""
 
 
+def _written(settings: Settings, paths: list[Path]) -> None:
+    out = [str(p) for p in paths]
+    settings.emit({"written": out}, "\n".join(out))
+
+
 @files.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--public-key", type=click.Path(exists=True, path_type=Path),
@@ -183,21 +175,14 @@ def files() -> None:
 @pass_settings
 def encrypt(settings: Settings, inputs: tuple[Path, ...], public_key: Path | None) -> None:
     """Encrypt files to the card's public key: writes NAME.csef beside each."""
-    from ..cardfiles import encrypt_bytes
-    from ..fileio import atomic_write
+    from ..duplication.files import encrypt_files, read_public_key
 
     if public_key:
-        point = public_key.read_bytes()
+        point = read_public_key(public_key)
     else:
-        kc = _open(settings, None)
-        with kc.card:
+        with _session(settings) as kc:
             point = kc.public_key()
-    out = []
-    for path in inputs:
-        target = path.with_name(path.name + ".csef")
-        atomic_write(target, encrypt_bytes(path.read_bytes(), point))
-        out.append(str(target))
-    settings.emit({"written": out}, "\n".join(out))
+    _written(settings, encrypt_files(inputs, point))
 
 
 @files.command()
@@ -206,19 +191,11 @@ def encrypt(settings: Settings, inputs: tuple[Path, ...], public_key: Path | Non
 @pass_settings
 def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None) -> None:
     """Decrypt NAME.csef files with the card (main or backup): writes NAME beside each."""
-    from ..cardfiles import decrypt_bytes
-    from ..fileio import atomic_write
+    from ..duplication.files import decrypt_files
 
-    kc = _open(settings, None)
-    out = []
-    with kc.card:
-        kc.verify_pin(_pin(pin))
-        for path in inputs:
-            target = path.with_name(path.name.removesuffix(".csef") if path.name.endswith(".csef")
-                                    else path.name + ".plain")
-            atomic_write(target, decrypt_bytes(path.read_bytes(), kc, str(path)))
-            out.append(str(target))
-    settings.emit({"written": out}, "\n".join(out))
+    with _session(settings, verify=True, pin=pin) as kc:
+        written = decrypt_files(inputs, kc)
+    _written(settings, written)
 
 
 @files.command()
@@ -229,21 +206,12 @@ def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None) -> No
 @pass_settings
 def share(settings: Settings, inputs: tuple[Path, ...], peer_key: Path, pin: str | None) -> None:
     """Re-encrypt files for a peer card inside this card: writes NAME.peer-KEYID beside each."""
-    from .. import crypto
-    from ..cardfiles import share_bytes
-    from ..fileio import atomic_write
+    from ..duplication.files import read_public_key, share_files
 
-    point = peer_key.read_bytes()
-    crypto.public_key_from_point(point)
-    kc = _open(settings, None)
-    out = []
-    with kc.card:
-        kc.verify_pin(_pin(pin))
-        for path in inputs:
-            target = path.with_name(f"{path.name}.peer-{crypto.key_id(point).hex().upper()}")
-            atomic_write(target, share_bytes(path.read_bytes(), kc, point, str(path)))
-            out.append(str(target))
-    settings.emit({"written": out}, "\n".join(out))
+    point = read_public_key(peer_key)
+    with _session(settings, verify=True, pin=pin) as kc:
+        written = share_files(inputs, kc, point)
+    _written(settings, written)
 
 
 @files.command()
@@ -256,19 +224,11 @@ def share(settings: Settings, inputs: tuple[Path, ...], peer_key: Path, pin: str
 def recover(settings: Settings, inputs: tuple[Path, ...], backup_reader: str, new_reader: str,
             from_pin: str | None, to_pin: str | None) -> None:
     """Move files from the backup card's key to the new main card's key, in place (resumable)."""
-    from ..cardfiles import recover as run
+    from ..duplication.files import recover as run
 
-    backup = _open(settings, backup_reader)
-    try:
-        new = _open(settings, new_reader)
-        try:
-            backup.verify_pin(_pin(from_pin, "backup card PIN"))
-            new.verify_pin(_pin(to_pin, "new card PIN"))
-            report = run(inputs, backup, new, progress=None if settings.as_json else
-                         (lambda n, total, name: click.echo(f"  [{n}/{total}] {name}", err=True)))
-        finally:
-            new.card.close()
-    finally:
-        backup.card.close()
+    with _session(settings, backup_reader, verify=True, pin=from_pin, prompt="backup card PIN") as backup, \
+            _session(settings, new_reader, verify=True, pin=to_pin, prompt="new card PIN") as new:
+        report = run(inputs, backup, new, progress=None if settings.as_json else
+                     (lambda n, total, name: click.echo(f"  [{n}/{total}] {name}", err=True)))
     settings.emit(report.as_json(), f"recovered {len(report.done)}, already done {len(report.already)}, "
                   f"skipped (other key) {len(report.skipped)}")

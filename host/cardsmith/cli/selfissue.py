@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import CardRemovedError, UsageError
+from ..core.errors import UsageError
 from .context import Settings, pass_settings
 
 KEY_HELP = "Personalisation key: `dev` (the documented development key) or 32/64 hex digits."
@@ -28,19 +28,15 @@ KEY_HELP = "Personalisation key: `dev` (the documented development key) or 32/64
 def prepare(settings: Settings, profile_path: str, records_path: str, out_path: str, per_card: str | None,
             key_text: str, master_text: str | None, sequence: int | None) -> None:
     """Build sealed bundles from a personalisation profile and cardholder records (data preparer)."""
-    from ..bundle import parse_key
-    from ..fileio import atomic_write
-    from ..profile import Profile, prepare_batch, read_records
+    from ..core.fileio import atomic_write
+    from ..issuance.bundle import parse_key
+    from ..issuance.profile import Profile, prepare_batch, read_records
+    from ..issuance.station import parse_master_key
 
     profile = Profile.load(profile_path)
     records = read_records(records_path)
-    master = None
-    if master_text:
-        try:
-            master = bytes.fromhex(master_text)
-        except ValueError as exc:
-            raise UsageError("--master-key is hex (32 or 64 digits)") from exc
-    batch = prepare_batch(profile, records, parse_key(key_text), master=master, sequence=sequence)
+    batch = prepare_batch(profile, records, parse_key(key_text), master=parse_master_key(master_text),
+                          sequence=sequence)
     atomic_write(out_path, json.dumps(batch, indent=1).encode())
     if per_card:
         for b in batch["bundles"]:
@@ -63,69 +59,35 @@ def prepare(settings: Settings, profile_path: str, records_path: str, out_path: 
 def issue(settings: Settings, batch_path: str, record_id: str | None, count: int, no_wait: bool,
           log_path: str | None, clear_first: bool) -> None:
     """Write the card's bundle and START it (technician); resumes a card pulled half way."""
-    from ..issuance import IssuanceRejected, ProgressTable, bundle_status, clear_bundle, issue_card
-    from ..issuance_log import IssuanceLog
-    from ..profile import load_batch
+    from ..issuance import IssuanceLog, IssuingStation, StationRun
+    from ..issuance.profile import load_batch
 
-    batch = load_batch(batch_path)
-    table = ProgressTable.from_json(batch.get("progress"))
-    log = IssuanceLog(log_path)
-    done = log.issued_records(batch["profile"], batch["sequence"])
-    if record_id:
-        todo = [b for b in batch["bundles"] if b["record_id"] == record_id]
-        if not todo:
-            raise UsageError(f"record {record_id!r} is not in {batch_path}")
-    else:
-        todo = [b for b in batch["bundles"] if b["record_id"] not in done][:count]
-        if not todo:
-            raise UsageError(f"every record of {batch_path} is issued already (see the log {log.path})")
-    results = []
+    station = IssuingStation(load_batch(batch_path), IssuanceLog(log_path), settings.open_card)
+    todo = station.todo(record_id, count)
+
+    def swap(n: int, entry: dict) -> None:
+        if not no_wait:
+            click.pause(f"insert the next blank card for record {entry['record_id']}, then press a key")
+
+    run = StationRun(log_path=str(station.log.path))
     with click.progressbar(length=len(todo), label="issuing", file=None if not settings.as_json else
                            click.get_text_stream("stderr")) as bar:
-        for n, entry in enumerate(todo):
-            if n and not no_wait:
-                click.pause(f"insert the next blank card for record {entry['record_id']}, then press a key")
-            envelope = bytes.fromhex(entry["bundle"])
-            with settings.open_card() as card:
-                if clear_first and bundle_status(card).name in ("RUNNING", "FAILED"):
-                    clear_bundle(card)
-                card_id = card.info().card_id
-                try:
-                    outcome = issue_card(card, envelope, table)
-                except CardRemovedError:
-                    log.record(card_id=card_id, record_id=entry["record_id"], profile=batch["profile"],
-                               sequence=batch["sequence"], result="interrupted", actions=[])
-                    raise CardRemovedError(
-                        f"the card left the reader during issuance of record {entry['record_id']}: put it "
-                        f"back and run the same `cardsmith issue` again; it resumes where it stopped") from None
-            start = outcome.start
-            log.record(card_id=outcome.card_id, record_id=entry["record_id"], profile=batch["profile"],
-                       sequence=batch["sequence"], result=outcome.result,
-                       failed_at=None if start is None or start.complete else start.failed_at,
-                       sw=None if start is None or start.complete else start.inner_sw, actions=outcome.actions,
-                       exchanges=outcome.exchanges, bytes_on_wire=outcome.bytes_on_wire)
-            results.append({"record_id": entry["record_id"], "card_id": outcome.card_id.hex().upper(),
-                            "result": outcome.result, "actions": outcome.actions,
-                            "detail": start.describe() if start else None, "exchanges": outcome.exchanges})
+        for result in station.run(todo, clear_first=clear_first, before_card=swap):
+            run.results.append(result)
             bar.update(1)
-    text = "\n".join(f"{r['record_id']:<16} card {r['card_id']}  {r['result']}  ({r['detail']}; "
-                     f"{r['exchanges']} exchanges{'; ' + ', '.join(r['actions']) if r['actions'] else ''})"
-                     for r in results)
-    settings.emit({"results": results, "log": str(log.path)}, text)
-    rejected = [r["record_id"] for r in results if r["result"] != "issued"]
-    if rejected:
-        raise IssuanceRejected(f"not issued: {', '.join(rejected)} (cleared back to blank; see the log "
-                               f"{log.path}); set the card aside or retry with a new card")
+    settings.emit({"results": [r.as_json() for r in run.results], "log": run.log_path},
+                  "\n".join(r.describe() for r in run.results))
+    run.raise_for_rejected()
 
 
 @click.command("bundle-status")
 @pass_settings
 def bundle_status_cmd(settings: Settings) -> None:
     """Show where self-issuance stands on the card (no personalisation data is shown)."""
-    from ..issuance import bundle_status
+    from ..issuance import IssuanceSession
 
     with settings.open_card() as card:
-        st = bundle_status(card)
+        st = IssuanceSession(card).status()
     data = {"status": st.name, "commands": st.count, "committed": st.done, "next": st.next_command,
             "failed_at": st.failed_at or None, "inner_sw": f"{st.inner_sw:04X}" if st.failed_at else None,
             "last_consumed_sequence": st.last_sequence, "store_size": st.store_size,
@@ -141,10 +103,10 @@ def bundle_status_cmd(settings: Settings) -> None:
 @pass_settings
 def bundle_clear(settings: Settings) -> None:
     """CLEAR: erase the bundle and everything personalisation wrote (not after ISSUED)."""
-    from ..issuance import clear_bundle
+    from ..issuance import IssuanceSession
 
     with settings.open_card() as card:
-        clear_bundle(card)
+        IssuanceSession(card).clear()
     settings.emit({"cleared": True}, "cleared: the card is blank again")
 
 
@@ -157,16 +119,17 @@ def bundle_clear(settings: Settings) -> None:
 def personalise(settings: Settings, profile_path: str, records_path: str, record_id: str,
                 master_text: str | None) -> None:
     """Conventional personalisation, command by command in clear (the baseline self-issuance replaces)."""
-    from ..issuance import personalise_conventional
-    from ..profile import Profile, build_plan, read_records
+    from ..issuance import IssuanceSession
+    from ..issuance.profile import Profile, build_plan, read_records
+    from ..issuance.station import parse_master_key
 
     profile = Profile.load(profile_path)
     records = [r for r in read_records(records_path) if r.get(profile.record_id) == record_id]
     if not records:
         raise UsageError(f"record {record_id!r} is not in {records_path}")
-    plan = build_plan(profile, records[0], bytes.fromhex(master_text) if master_text else None)
+    plan = build_plan(profile, records[0], parse_master_key(master_text))
     with settings.open_card() as card:
-        personalise_conventional(card, plan.commands)
+        IssuanceSession(card).personalise_conventional(plan.commands)
         exchanges = card.stats.exchanges
     settings.emit({"record_id": record_id, "commands": len(plan.commands), "exchanges": exchanges},
                   f"{record_id}: {len(plan.commands)} commands sent in clear ({exchanges} exchanges)")

@@ -24,7 +24,7 @@ def sim() -> None:
 @pass_settings
 def start(settings: Settings, cards: int, page_size: str | None, page_count: int | None, vpcd: str | None) -> None:
     """Start the simulator service in the background."""
-    from .. import simulator
+    from ..transport import simulator
 
     state = simulator.start_service(simulator.SimOptions(
         cards=cards, page_size=int(page_size) if page_size else None, page_count=page_count, vpcd=vpcd))
@@ -37,7 +37,7 @@ def start(settings: Settings, cards: int, page_size: str | None, page_count: int
 @pass_settings
 def status(settings: Settings) -> None:
     """Say whether the simulator service runs, and with which cards."""
-    from .. import simulator
+    from ..transport import simulator
 
     state = simulator.service_state()
     if not state:
@@ -51,15 +51,15 @@ def status(settings: Settings) -> None:
 @pass_settings
 def stop(settings: Settings) -> None:
     """Stop the simulator service (its cards and their contents are gone)."""
-    from .. import simulator
+    from ..transport import simulator
 
     stopped = simulator.stop_service()
     settings.emit({"stopped": stopped}, "simulator stopped" if stopped else "simulator was not running")
 
 
 def _slot_transport(slot: int):
-    from .. import simulator
-    from ..errors import EnvironmentProblem
+    from ..core.errors import EnvironmentProblem
+    from ..transport import simulator
 
     transport = simulator.service_transport(slot)
     if transport is None:

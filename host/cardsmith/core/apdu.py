@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..protocol import PROTOCOL
+from ..protocol.codes import Ins, Sw
 from . import errors
 from .errors import CardRefusedError, ProtocolError
-from .protocol import PROTOCOL
 
 SHORT_MAX_DATA = 255
 SHORT_MAX_NE = 256
@@ -83,31 +84,32 @@ def sw_message(sw: int) -> str:
 def error_for(sw: int, command: str) -> CardRefusedError:
     """The typed error for a refusal of ``command`` with status word ``sw``."""
     word = PROTOCOL.describe_sw(sw)
-    cls = _ERROR_CLASSES.get(word.name, CardRefusedError) if word else CardRefusedError
+    cls = _ERROR_CLASSES.get(Sw[word.name], CardRefusedError) if word else CardRefusedError
     return cls(sw, command, sw_message(sw))
 
 
-_ERROR_CLASSES: dict[str, type[CardRefusedError]] = {
-    "VERIFY_FAILED": errors.WrongPinError,
-    "SECURITY_STATUS_NOT_SATISFIED": errors.SecurityStatusError,
-    "AUTH_METHOD_BLOCKED": errors.BlockedError,
-    "CONDITIONS_NOT_SATISFIED": errors.WrongStateError,
-    "WRONG_DATA": errors.IntegrityError,
-    "FUNCTION_NOT_SUPPORTED": errors.NotSupportedError,
-    "INS_NOT_SUPPORTED": errors.NotSupportedError,
-    "CLA_NOT_SUPPORTED": errors.NotSupportedError,
-    "SECURE_MESSAGING_NOT_SUPPORTED": errors.NotSupportedError,
-    "NOT_ENOUGH_MEMORY": errors.CardMemoryError,
-    "DATA_NOT_FOUND": errors.NotFoundError,
-    "WRONG_LENGTH": errors.WrongLengthError,
-    "INCORRECT_P1P2": errors.WrongParametersError,
-    "LAST_COMMAND_EXPECTED": errors.ChainInterruptedError,
-    "UNKNOWN": errors.CardBugError,
+_ERROR_CLASSES: dict[Sw, type[CardRefusedError]] = {
+    Sw.VERIFY_FAILED: errors.WrongPinError,
+    Sw.SECURITY_STATUS_NOT_SATISFIED: errors.SecurityStatusError,
+    Sw.AUTH_METHOD_BLOCKED: errors.BlockedError,
+    Sw.CONDITIONS_NOT_SATISFIED: errors.WrongStateError,
+    Sw.WRONG_DATA: errors.IntegrityError,
+    Sw.FUNCTION_NOT_SUPPORTED: errors.NotSupportedError,
+    Sw.INS_NOT_SUPPORTED: errors.NotSupportedError,
+    Sw.CLA_NOT_SUPPORTED: errors.NotSupportedError,
+    Sw.SECURE_MESSAGING_NOT_SUPPORTED: errors.NotSupportedError,
+    Sw.NOT_ENOUGH_MEMORY: errors.CardMemoryError,
+    Sw.DATA_NOT_FOUND: errors.NotFoundError,
+    Sw.WRONG_LENGTH: errors.WrongLengthError,
+    Sw.INCORRECT_P1P2: errors.WrongParametersError,
+    Sw.LAST_COMMAND_EXPECTED: errors.ChainInterruptedError,
+    Sw.UNKNOWN: errors.CardBugError,
 }
 
 
 def command_name(ins: int) -> str:
-    for item in PROTOCOL.instructions.values():
-        if item.code == ins:
-            return item.name
-    return f"INS {ins:02X}"
+    """The protocol's name of an INS code (``INS 12`` for one it does not define)."""
+    try:
+        return Ins(ins).name
+    except ValueError:
+        return f"INS {ins:02X}"

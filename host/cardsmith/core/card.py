@@ -6,11 +6,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..protocol import PROTOCOL
+from ..protocol.codes import Algorithm, Capability, Ins, Lifecycle, Tag
+from ..transport import Transport
 from .apdu import SHORT_MAX_DATA, CommandApdu, ResponseApdu, command_name, error_for
 from .errors import ProtocolError, UsageError
-from .protocol import CONST, INS, PROTOCOL, TAG
 from .tlv import as_dict
-from .transport import Transport
 
 TraceSink = Callable[[str], None]
 GET_RESPONSE_LIMIT = 512  # a card that keeps answering 61xx forever is broken
@@ -48,20 +49,23 @@ class CardInfo:
 
     @property
     def lifecycle_name(self) -> str:
-        for name, value in CONST.items():
-            if name.startswith("LIFECYCLE_") and value == self.lifecycle:
-                return name.removeprefix("LIFECYCLE_")
-        return f"UNKNOWN({self.lifecycle:02X})"
+        try:
+            return Lifecycle(self.lifecycle).name
+        except ValueError:
+            return f"UNKNOWN({self.lifecycle:02X})"
+
+    @property
+    def installed(self) -> bool:
+        """Personalisation is open (lifecycle INSTALLED)."""
+        return self.lifecycle == Lifecycle.INSTALLED
 
     @property
     def algorithm_names(self) -> list[str]:
-        return [name.removeprefix("ALGO_") for name, value in CONST.items()
-                if name.startswith("ALGO_") and self.algorithms & value]
+        return [a.name for a in Algorithm if self.algorithms & a and a.name]
 
     @property
     def capability_names(self) -> list[str]:
-        return [name.removeprefix("CAP_") for name, value in CONST.items()
-                if name.startswith("CAP_") and self.capabilities & value]
+        return [c.name for c in Capability if self.capabilities & c and c.name]
 
     def as_json(self) -> dict:
         return {
@@ -82,21 +86,21 @@ class CardInfo:
     def parse(cls, data: bytes) -> CardInfo:
         t = as_dict(data)
         try:
-            geometry = t[TAG["INFO_DATA_AREA"]]
-            buffers = t[TAG["INFO_BUFFERS"]]
+            geometry = t[Tag.INFO_DATA_AREA]
+            buffers = t[Tag.INFO_BUFFERS]
             return cls(
-                version=tuple(t[TAG["INFO_VERSION"]][:3]),  # type: ignore[arg-type]
-                card_id=t[TAG["INFO_CARD_ID"]],
-                lifecycle=t[TAG["INFO_LIFECYCLE"]][0],
-                capabilities=int.from_bytes(t[TAG["INFO_CAPABILITIES"]], "big"),
-                persistent_free=int.from_bytes(t[TAG["INFO_PERSISTENT_FREE"]], "big"),
-                transient_reset_free=int.from_bytes(t[TAG["INFO_TRANSIENT_RESET_FREE"]], "big"),
-                transient_deselect_free=int.from_bytes(t[TAG["INFO_TRANSIENT_DESELECT_FREE"]], "big"),
+                version=tuple(t[Tag.INFO_VERSION][:3]),  # type: ignore[arg-type]
+                card_id=t[Tag.INFO_CARD_ID],
+                lifecycle=t[Tag.INFO_LIFECYCLE][0],
+                capabilities=int.from_bytes(t[Tag.INFO_CAPABILITIES], "big"),
+                persistent_free=int.from_bytes(t[Tag.INFO_PERSISTENT_FREE], "big"),
+                transient_reset_free=int.from_bytes(t[Tag.INFO_TRANSIENT_RESET_FREE], "big"),
+                transient_deselect_free=int.from_bytes(t[Tag.INFO_TRANSIENT_DESELECT_FREE], "big"),
                 page_size=int.from_bytes(geometry[0:2], "big"),
                 page_count=int.from_bytes(geometry[2:4], "big"),
                 command_buffer=int.from_bytes(buffers[0:2], "big"),
                 response_buffer=int.from_bytes(buffers[2:4], "big"),
-                algorithms=int.from_bytes(t[TAG["INFO_ALGORITHMS"]], "big"),
+                algorithms=int.from_bytes(t[Tag.INFO_ALGORITHMS], "big"),
                 raw=t,
             )
         except (KeyError, IndexError) as exc:
@@ -198,7 +202,7 @@ class Card:
                 continue
             if response.sw1 != 0x61:
                 return ResponseApdu(bytes(data), response.sw)
-            get = CommandApdu(PROTOCOL.meta["cla_iso"], INS["GET_RESPONSE"], 0, 0, b"", response.sw2 or 256)
+            get = CommandApdu(PROTOCOL.meta["cla_iso"], Ins.GET_RESPONSE, 0, 0, b"", response.sw2 or 256)
             response = self.exchange(get.encode(), mask_from=None)
             data += response.data
         raise ProtocolError("the card kept announcing more data (61xx) beyond any sane response length")
@@ -214,19 +218,20 @@ class Card:
                 continue
             if response.sw1 != 0x61:
                 return ResponseApdu(bytes(data), response.sw)
-            get = CommandApdu(PROTOCOL.meta["cla_iso"], INS["GET_RESPONSE"], 0, 0, b"", response.sw2 or 256)
+            get = CommandApdu(PROTOCOL.meta["cla_iso"], Ins.GET_RESPONSE, 0, 0, b"", response.sw2 or 256)
             response = self.exchange(get.encode())
         raise ProtocolError("the card kept announcing more data (61xx) beyond any sane response length")
 
-    def call(self, ins: str | int, p1: int = 0, p2: int = 0, data: bytes = b"", *,
+    def call(self, ins: Ins | int, p1: int = 0, p2: int = 0, data: bytes = b"", *,
              sensitive: bool = False, expect_data: bool = True, ne: int = 256) -> bytes:
-        """Runs a proprietary command; returns the response data or raises a typed CardRefusedError.
+        """Runs a command of the protocol; returns the response data or raises a typed CardRefusedError.
 
         ``ne`` above 256 asks for a long answer in one extended APDU when the card and reader allow it
-        (otherwise it arrives through GET RESPONSE all the same).
+        (otherwise it arrives through GET RESPONSE all the same). The CLA (ISO or proprietary) comes from
+        protocol.toml.
         """
-        code = INS[ins] if isinstance(ins, str) else ins
-        name = ins if isinstance(ins, str) else command_name(code)
+        code = int(ins)
+        name = command_name(code)
         instruction = PROTOCOL.instructions.get(name)
         cla = PROTOCOL.meta["cla_iso"] if instruction and instruction.cla == "iso" else PROTOCOL.cla
         command = CommandApdu(cla, code, p1, p2, data, ne if expect_data else None)
@@ -250,9 +255,9 @@ class Card:
         return response.data
 
     def info(self) -> CardInfo:
-        info = CardInfo.parse(self.call("GET_INFO"))
+        info = CardInfo.parse(self.call(Ins.GET_INFO))
         self.response_buffer = info.response_buffer
-        if not info.capabilities & CONST["CAP_EXTENDED_LENGTH"]:
+        if not info.capabilities & Capability.EXTENDED_LENGTH:
             self.extended = False
         return info
 
@@ -271,15 +276,3 @@ class Card:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def open_card(reader: str | None = None, trace: TraceSink | None = None) -> Card:
-    """Opens the reader (see :func:`cardsmith.readers.open_reader`) and selects the applet."""
-    from .readers import open_reader
-
-    card = Card(open_reader(reader), trace=trace)
-    try:
-        card.select()
-    except BaseException:
-        card.close()
-        raise
-    return card

@@ -1,4 +1,4 @@
-"""Host mirrors of the card's cryptographic building blocks (cryptography package), DESIGN.md section 5.
+"""Host mirrors of the card's cryptographic building blocks (cryptography package); docs/architecture.md.
 
 - ``cmac``: AES-CMAC (NIST SP 800-38B).
 - ``kdf``: SP 800-108 counter mode with CMAC as PRF, the backup format's layout (label bytes, any length).
@@ -7,6 +7,7 @@
 - ``aead_seal`` / ``aead_open``: AES-256-CBC + CMAC (encrypt-then-MAC) over header || IV || ciphertext,
   keys derived from one key with ``kdf256`` (labels 04 / 06).
 - ``ecies_*``: ephemeral ECDH on P-256 -> the shared x coordinate keys ``aead_seal``.
+- ``mac_equal``: the one comparison for MACs, tags and secrets (constant time).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from .errors import BadDataError
 BLOCK = 16
 LABEL_ENC = 0x04
 LABEL_MAC = 0x06
-LABEL_RECEIPT = 0x20
 POINT_LENGTH = 65
 KEY_ID_LENGTH = 8
 
@@ -34,6 +34,11 @@ def cmac(key: bytes, data: bytes) -> bytes:
     c = CMAC(algorithms.AES(key))
     c.update(data)
     return c.finalize()
+
+
+def mac_equal(a: bytes, b: bytes) -> bool:
+    """Constant-time equality for MACs, tags, check values and secrets (never ``==`` on those)."""
+    return hmac.compare_digest(a, b)
 
 
 def kdf(key: bytes, label: bytes, context: bytes, length: int = 16) -> bytes:
@@ -96,7 +101,7 @@ def aead_open(key: bytes, blob: bytes, header_length: int, context: bytes = b"")
         raise BadDataError("sealed data has an impossible length: it is truncated or not of this format")
     enc, mac = kdf256(key, LABEL_ENC, context), kdf256(key, LABEL_MAC, context)
     body, tag = blob[:-BLOCK], blob[-BLOCK:]
-    if not hmac.compare_digest(cmac(mac, body), tag):
+    if not mac_equal(cmac(mac, body), tag):
         raise BadDataError("integrity check failed: the data was altered or the key is wrong")
     iv = blob[header_length:header_length + BLOCK]
     return unpad(_cbc(enc, iv, blob[header_length + BLOCK:-BLOCK], False))

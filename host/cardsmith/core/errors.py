@@ -1,35 +1,21 @@
-"""Typed errors. Each carries a message that says what happened and what to do, and an exit code.
+"""Typed errors of the library. Each carries a message that says what happened and what to do.
 
-Exit codes (documented in README.md and docs/cli.md):
-  0 ok, 1 other failure, 2 usage error, 3 no reader / no card / reader lost,
-  4 the card refused a command, 5 simulator or build output missing, 6 bad data (tampered, malformed).
+The library raises these and never exits; the CLI maps each class to an exit code (cardsmith.cli.exitcodes).
 """
 
 from __future__ import annotations
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_NO_CARD = 3
-EXIT_CARD_REFUSED = 4
-EXIT_ENVIRONMENT = 5
-EXIT_BAD_DATA = 6
 
 
 class CardsmithError(Exception):
     """Base class: ``str(err)`` is the message for the user."""
 
-    exit_code = EXIT_FAILURE
-
 
 class UsageError(CardsmithError):
-    exit_code = EXIT_USAGE
+    """The caller asked for something impossible or contradictory (bad option, bad input value)."""
 
 
 class ReaderError(CardsmithError):
     """No reader, no card, several readers match, or the reader/card went away mid-operation."""
-
-    exit_code = EXIT_NO_CARD
 
 
 class NoReaderError(ReaderError):
@@ -51,23 +37,21 @@ class CardRemovedError(ReaderError):
 class EnvironmentProblem(CardsmithError):
     """Something the host needs is not installed or not built (the JVM, the applet classes, pcscd)."""
 
-    exit_code = EXIT_ENVIRONMENT
-
 
 class BadDataError(CardsmithError):
-    exit_code = EXIT_BAD_DATA
+    """A file, blob or document is malformed, truncated or fails its integrity check."""
 
 
 class ProtocolError(CardsmithError):
     """The card answered something the protocol does not allow (too short, malformed TLV)."""
 
-    exit_code = EXIT_BAD_DATA
+
+class CardRejectedError(CardsmithError):
+    """A workflow's policy set the card aside (the issuance progress table rejected it, for one)."""
 
 
 class CardRefusedError(CardsmithError):
     """The card answered a status word other than 9000."""
-
-    exit_code = EXIT_CARD_REFUSED
 
     def __init__(self, sw: int, command: str, message: str) -> None:
         self.sw = sw

@@ -15,5 +15,5 @@ def home() -> Path:
 
 
 def repo_root() -> Path:
-    """The source checkout this package runs from (host/cardsmith/ -> the repository)."""
-    return Path(__file__).resolve().parents[2]
+    """The source checkout this package runs from (host/cardsmith/core/ -> the repository)."""
+    return Path(__file__).resolve().parents[3]

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .card import Card
-from .errors import UsageError
-from .protocol import CONST
+from ..core.card import Card
+from ..core.errors import UsageError
+from ..protocol.codes import (
+    REGION_FLAG_RESTORED,
+    REGION_FLAG_TOUCHED,
+    REGION_FLAG_VALUE,
+    REGION_FLAG_ZERO_PENDING,
+    Ins,
+)
 
 REGION_ENTRY = 6
-VALUE = CONST["REGION_FLAG_VALUE"]
-RESTORED = CONST["REGION_FLAG_RESTORED"]
-ZERO_PENDING = CONST["REGION_FLAG_ZERO_PENDING"]
-TOUCHED = CONST["REGION_FLAG_TOUCHED"]
+WRITE_CHUNK = 960  # region bytes per WRITE_DATA: the command buffer minus its 3-byte header, in whole blocks
+_FLAG_NAMES = (("value", REGION_FLAG_VALUE), ("restored", REGION_FLAG_RESTORED),
+               ("zero-pending", REGION_FLAG_ZERO_PENDING), ("restore-unfinished", REGION_FLAG_TOUCHED))
 
 
 @dataclass(frozen=True)
@@ -24,26 +29,27 @@ class Region:
 
     @property
     def value(self) -> bool:
-        return bool(self.flags & VALUE)
+        return bool(self.flags & REGION_FLAG_VALUE)
 
     @property
     def restored(self) -> bool:
-        """The restore-executed flag (the patent's claim 6/7)."""
-        return bool(self.flags & RESTORED)
+        """The restore-executed flag (claims 6/7 of the backup patent)."""
+        return bool(self.flags & REGION_FLAG_RESTORED)
 
     @property
     def zero_pending(self) -> bool:
-        return bool(self.flags & ZERO_PENDING)
+        return bool(self.flags & REGION_FLAG_ZERO_PENDING)
 
     @property
     def touched(self) -> bool:
         """An unfinished restore wrote here: the card refuses the region until a restore completes."""
-        return bool(self.flags & TOUCHED)
+        return bool(self.flags & REGION_FLAG_TOUCHED)
 
     def flag_names(self) -> list[str]:
-        names = [n for n, bit in (("value", VALUE), ("restored", RESTORED), ("zero-pending", ZERO_PENDING),
-                                  ("restore-unfinished", TOUCHED)) if self.flags & bit]
-        return names
+        return [name for name, bit in _FLAG_NAMES if self.flags & bit]
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "first_page": self.first_page, "pages": self.page_count, "flags": self.flag_names()}
 
     def encode(self) -> bytes:
         return (bytes([self.id, self.flags]) + self.first_page.to_bytes(2, "big")
@@ -60,51 +66,51 @@ def parse_region_table(raw: bytes) -> list[Region]:
             if raw[i] != 0]
 
 
-def define_region(card: Card, region_id: int, first_page: int, page_count: int, *, value: bool = False) -> None:
-    """DEFINE_REGION (personalisation only)."""
-    if not 1 <= region_id <= 0xFE:
-        raise UsageError(f"region id must be 1..254, got {region_id}")
-    card.call("DEFINE_REGION", data=Region(region_id, VALUE if value else 0, first_page, page_count).encode(),
-              expect_data=False)
+class DataAreaSession:
+    """The data-area commands of one card: DEFINE_REGION, WRITE_DATA, READ_DATA."""
 
+    def __init__(self, card: Card) -> None:
+        self.card = card
 
-def regions(card: Card) -> list[Region]:
-    return parse_region_table(card.call("READ_DATA", p1=1))
+    def define_region(self, region_id: int, first_page: int, page_count: int, *, value: bool = False) -> None:
+        """DEFINE_REGION (personalisation only)."""
+        if not 1 <= region_id <= 0xFE:
+            raise UsageError(f"region id must be 1..254, got {region_id}")
+        flags = REGION_FLAG_VALUE if value else 0
+        self.card.call(Ins.DEFINE_REGION, data=Region(region_id, flags, first_page, page_count).encode(),
+                       expect_data=False)
 
+    def regions(self) -> list[Region]:
+        return parse_region_table(self.card.call(Ins.READ_DATA, p1=1))
 
-def region(card: Card, region_id: int) -> Region:
-    for r in regions(card):
-        if r.id == region_id:
-            return r
-    raise UsageError(f"the card has no region {region_id}; `cardsmith data regions` lists them")
+    def region(self, region_id: int) -> Region:
+        for r in self.regions():
+            if r.id == region_id:
+                return r
+        raise UsageError(f"the card has no region {region_id}; `cardsmith data regions` lists them")
 
+    def write(self, region_id: int, offset: int, data: bytes, *, chunk: int = WRITE_CHUNK) -> None:
+        """Writes data into a region; long data goes in several WRITE_DATA commands of ``chunk`` bytes."""
+        for i in range(0, max(len(data), 1), chunk):
+            part = data[i : i + chunk]
+            self.card.call(Ins.WRITE_DATA, data=bytes([region_id]) + (offset + i).to_bytes(2, "big") + part,
+                           expect_data=False)
 
-def load_common_key(card: Card, version: int, key: bytes) -> None:
-    """LOAD_COMMON_KEY (personalisation only): the family key that wraps the card-unique backup key."""
-    if len(key) != CONST["COMMON_KEY_LENGTH"] or not 1 <= version <= 0xFF:
-        raise UsageError(f"the common key is {CONST['COMMON_KEY_LENGTH']} bytes with a version 1..255")
-    card.call("LOAD_COMMON_KEY", data=bytes([version]) + key, sensitive=True, expect_data=False)
+    def read(self, region_id: int, offset: int, length: int, *, chunk: int = 1024) -> bytes:
+        out = bytearray()
+        while length > 0:
+            n = min(length, chunk)
+            out += self.card.call(Ins.READ_DATA, ne=n,
+                                  data=bytes([region_id]) + offset.to_bytes(2, "big") + n.to_bytes(2, "big"))
+            offset += n
+            length -= n
+        return bytes(out)
 
+    def read_region(self, region_id: int, offset: int = 0, length: int | None = None) -> bytes:
+        """A region's bytes from ``offset``: ``length`` of them, or up to the region's end."""
+        size = self.region(region_id).page_count * self.card.info().page_size
+        return self.read(region_id, offset, size - offset if length is None else length)
 
-def write(card: Card, region_id: int, offset: int, data: bytes, *, chunk: int = 960) -> None:
-    """Writes data into a region; long data goes in several WRITE_DATA commands of ``chunk`` bytes."""
-    for i in range(0, max(len(data), 1), chunk):
-        part = data[i : i + chunk]
-        card.call("WRITE_DATA", data=bytes([region_id]) + (offset + i).to_bytes(2, "big") + part,
-                  expect_data=False)
-
-
-def read(card: Card, region_id: int, offset: int, length: int, *, chunk: int = 1024) -> bytes:
-    out = bytearray()
-    while length > 0:
-        n = min(length, chunk)
-        out += card.call("READ_DATA", data=bytes([region_id]) + offset.to_bytes(2, "big") + n.to_bytes(2, "big"),
-                         ne=n)
-        offset += n
-        length -= n
-    return bytes(out)
-
-
-def acknowledge_restore(card: Card, region_id: int) -> None:
-    """Clears a region's restore-executed flag (what an application does once it has handled it)."""
-    card.call("WRITE_DATA", p1=1, data=bytes([region_id]), expect_data=False)
+    def acknowledge_restore(self, region_id: int) -> None:
+        """Clears a region's restore-executed flag (what an application does once it has handled it)."""
+        self.card.call(Ins.WRITE_DATA, p1=1, data=bytes([region_id]), expect_data=False)

@@ -15,15 +15,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import crypto
-from .duplication import KeyCard
-from .errors import BadDataError
-from .fileio import atomic_write, durable_rename
+from ..core import crypto
+from ..core.errors import BadDataError, UsageError
+from ..core.fileio import atomic_write, durable_rename
+from .session import DuplicationSession
 
 MAGIC = b"CSEF"
 VERSION = 1
 PREFIX = 13
 NEW_SUFFIX = ".cardsmith-new"
+SUFFIX = ".csef"
 
 
 @dataclass(frozen=True)
@@ -65,17 +66,17 @@ def encrypt_bytes(plaintext: bytes, recipient_point: bytes) -> bytes:
 
 
 def open_with_key(cf: CardFile, data_key: bytes, name: str = "file") -> bytes:
-    if crypto.kcv(data_key) != cf.kcv:
+    if not crypto.mac_equal(crypto.kcv(data_key), cf.kcv):
         raise BadDataError(f"{name}: the card returned a data key that does not match the file's check value")
     return crypto.aead_open(data_key, cf.content, PREFIX)
 
 
-def decrypt_bytes(data: bytes, card: KeyCard, name: str = "file") -> bytes:
+def decrypt_bytes(data: bytes, card: DuplicationSession, name: str = "file") -> bytes:
     cf = CardFile.parse(data, name)
     return open_with_key(cf, card.decrypt(cf.envelope), name)
 
 
-def share_bytes(data: bytes, card: KeyCard, peer_point: bytes, name: str = "file") -> bytes:
+def share_bytes(data: bytes, card: DuplicationSession, peer_point: bytes, name: str = "file") -> bytes:
     """The same file for a peer: the card re-wraps the data key to the peer's key (never in clear here)."""
     cf = CardFile.parse(data, name)
     return CardFile(cf.kcv, card.reencrypt(peer_point, cf.envelope), cf.content).encode()
@@ -91,7 +92,7 @@ class RecoveryReport:
         return {"recovered": self.done, "already_recovered": self.already, "skipped": self.skipped}
 
 
-def recover(paths: Iterable[Path], backup: KeyCard, new_main: KeyCard,
+def recover(paths: Iterable[Path], backup: DuplicationSession, new_main: DuplicationSession,
             progress: Callable[[int, int, str], None] | None = None) -> RecoveryReport:
     """Moves files from the backup card's key to the new main card's key, in place.
 
@@ -138,9 +139,68 @@ def recover(paths: Iterable[Path], backup: KeyCard, new_main: KeyCard,
     return report
 
 
-def _verified(pending: Path, original: CardFile, new_main: KeyCard, new_id: bytes) -> bool:
+def _verified(pending: Path, original: CardFile, new_main: DuplicationSession, new_id: bytes) -> bool:
     """The replacement on disk is the original content, addressed to the new card, which can open it."""
     written = CardFile.read(pending)
     if written.content != original.content or written.kcv != original.kcv or written.key_id != new_id:
         return False
-    return new_main.check_value(written.envelope) == original.kcv
+    return crypto.mac_equal(new_main.check_value(written.envelope), original.kcv)
+
+
+# ---------------------------------------------------------------- files on disk, and how they are named
+
+
+def encrypted_name(path: Path) -> Path:
+    """NAME -> NAME.csef"""
+    return path.with_name(path.name + SUFFIX)
+
+
+def decrypted_name(path: Path) -> Path:
+    """NAME.csef -> NAME; anything else -> NAME.plain (never over the encrypted file)."""
+    return path.with_name(path.name.removesuffix(SUFFIX) if path.name.endswith(SUFFIX) else path.name + ".plain")
+
+
+def shared_name(path: Path, peer_point: bytes) -> Path:
+    """NAME -> NAME.peer-<the peer key's id>"""
+    return path.with_name(f"{path.name}.peer-{crypto.key_id(peer_point).hex().upper()}")
+
+
+def read_public_key(path: Path) -> bytes:
+    """A card public key saved by `cardsmith key public -o` (the 65-byte uncompressed point)."""
+    try:
+        point = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the public key {path} ({exc.strerror})") from exc
+    crypto.public_key_from_point(point)
+    return point
+
+
+def encrypt_files(paths: Iterable[Path], recipient_point: bytes) -> list[Path]:
+    """Encrypts each file to a card's public key, beside it as NAME.csef."""
+    out = []
+    for path in paths:
+        target = encrypted_name(Path(path))
+        atomic_write(target, encrypt_bytes(Path(path).read_bytes(), recipient_point))
+        out.append(target)
+    return out
+
+
+def decrypt_files(paths: Iterable[Path], card: DuplicationSession) -> list[Path]:
+    """Decrypts each NAME.csef with the card (PIN verified first), beside it as NAME."""
+    out = []
+    for path in paths:
+        target = decrypted_name(Path(path))
+        atomic_write(target, decrypt_bytes(Path(path).read_bytes(), card, str(path)))
+        out.append(target)
+    return out
+
+
+def share_files(paths: Iterable[Path], card: DuplicationSession, peer_point: bytes) -> list[Path]:
+    """Re-encrypts each file for a peer card inside this card, beside it as NAME.peer-KEYID."""
+    crypto.public_key_from_point(peer_point)
+    out = []
+    for path in paths:
+        target = shared_name(Path(path), peer_point)
+        atomic_write(target, share_bytes(Path(path).read_bytes(), card, peer_point, str(path)))
+        out.append(target)
+    return out

@@ -1,29 +1,41 @@
-"""Card-to-card key duplication under a key group, and in-card use of the card's key (docs/duplication.md).
-
-``KeyCard`` wraps a :class:`~cardsmith.card.Card` with the duplication commands; ``duplicate`` runs the
-whole two-reader workflow, resumable after a pulled card or an interrupted run.
+"""The duplication capability's card session (applet classes HolderPin and Duplication; docs/duplication.md):
+the holder PIN, the key group, the card's key pair, export/import, and in-card decryption for a peer.
 """
 
 from __future__ import annotations
 
-import hmac
-import os
-from collections.abc import Callable
+import hashlib
 from dataclasses import dataclass
 
-from . import crypto
-from .card import Card
-from .errors import BadDataError, CardsmithError, UsageError
-from .protocol import CONST, TAG
-from .tlv import as_dict
+from ..core import crypto
+from ..core.card import Card
+from ..core.errors import BadDataError, CardsmithError, UsageError
+from ..core.tlv import as_dict
+from ..protocol.codes import (
+    EXPORT_CONFIRMED,
+    EXPORT_NONE,
+    EXPORT_PENDING,
+    KEY_GROUP_KEY_LENGTH,
+    KEY_GROUP_SLOTS,
+    KEY_TYPE_PAIR,
+    KEY_TYPE_PRIVATE,
+    PIN_MAX_LENGTH,
+    PIN_MIN_LENGTH,
+    PIN_REFERENCE,
+    ROLE_BACKUP,
+    ROLE_MAIN,
+    ROLE_NONE,
+    Ins,
+    Tag,
+)
 
-ROLE_NAMES = {CONST["ROLE_NONE"]: "none", CONST["ROLE_MAIN"]: "main", CONST["ROLE_BACKUP"]: "backup"}
-EXPORT_NAMES = {CONST["EXPORT_NONE"]: "none", CONST["EXPORT_PENDING"]: "pending",
-                CONST["EXPORT_CONFIRMED"]: "confirmed"}
-KEY_TYPES = {"private": CONST["KEY_TYPE_PRIVATE"], "pair": CONST["KEY_TYPE_PAIR"]}
+ROLE_NAMES = {ROLE_NONE: "none", ROLE_MAIN: "main", ROLE_BACKUP: "backup"}
+EXPORT_NAMES = {EXPORT_NONE: "none", EXPORT_PENDING: "pending",
+                EXPORT_CONFIRMED: "confirmed"}
+KEY_TYPES = {"private": KEY_TYPE_PRIVATE, "pair": KEY_TYPE_PAIR}
 EXPORT_HEADER = 32
-SLOTS = CONST["KEY_GROUP_SLOTS"]
-SLOT_LENGTH = CONST["KEY_GROUP_KEY_LENGTH"]
+SLOTS = KEY_GROUP_SLOTS
+SLOT_LENGTH = KEY_GROUP_KEY_LENGTH
 ALL_SLOTS = (1 << SLOTS) - 1
 
 
@@ -79,17 +91,17 @@ class DupStatus:
 
 def parse_status(card_id: bytes, data: bytes) -> DupStatus:
     t = as_dict(data)
-    pin = t[TAG["DUP_PIN"]]
-    slots = t[TAG["DUP_SLOTS"]]
-    export = t[TAG["DUP_EXPORT"]]
-    source = t.get(TAG["DUP_SOURCE"])
+    pin = t[Tag.DUP_PIN]
+    slots = t[Tag.DUP_SLOTS]
+    export = t[Tag.DUP_EXPORT]
+    source = t.get(Tag.DUP_SOURCE)
     return DupStatus(
-        card_id=card_id, role=t[TAG["DUP_ROLE"]][0], pin_set=bool(pin[0]), tries_left=pin[1],
-        pin_verified=bool(pin[2]), slot_count=slots[0], slots=slots[1], locked=bool(t[TAG["DUP_LOCKED"]][0]),
-        key_id=t.get(TAG["DUP_KEY_ID"]), export_state=export[0],
+        card_id=card_id, role=t[Tag.DUP_ROLE][0], pin_set=bool(pin[0]), tries_left=pin[1],
+        pin_verified=bool(pin[2]), slot_count=slots[0], slots=slots[1], locked=bool(t[Tag.DUP_LOCKED][0]),
+        key_id=t.get(Tag.DUP_KEY_ID), export_state=export[0],
         export_counter=int.from_bytes(export[1:3], "big"), export_dest=export[3:11], export_type=export[11],
         source_id=source[:8] if source else None, import_type=source[8] if source else None,
-        group_check=t.get(TAG["DUP_GROUP_CHECK"]),
+        group_check=t.get(Tag.DUP_GROUP_CHECK),
     )
 
 
@@ -114,8 +126,8 @@ class ExportHeader:
                    int.from_bytes(h[30:32], "big"))
 
 
-class KeyCard:
-    """The duplication commands of one card."""
+class DuplicationSession:
+    """The duplication and holder-PIN commands of one card."""
 
     def __init__(self, card: Card) -> None:
         self.card = card
@@ -126,66 +138,66 @@ class KeyCard:
         return f"card {self.card_id.hex().upper()} in {self.card.transport.name}"
 
     def status(self) -> DupStatus:
-        return parse_status(self.card_id, self.card.call("DUPLICATION_STATUS"))
+        return parse_status(self.card_id, self.card.call(Ins.DUPLICATION_STATUS))
 
     # PIN
     def put_pin(self, pin: str | bytes) -> None:
-        self.card.call("PUT_PIN", data=_pin(pin), sensitive=True, expect_data=False)
+        self.card.call(Ins.PUT_PIN, data=_pin(pin), sensitive=True, expect_data=False)
 
     def verify_pin(self, pin: str | bytes) -> None:
-        self.card.call("VERIFY", 0, CONST["PIN_REFERENCE"], _pin(pin), sensitive=True, expect_data=False)
+        self.card.call(Ins.VERIFY, 0, PIN_REFERENCE, _pin(pin), sensitive=True, expect_data=False)
 
     def change_pin(self, old: str | bytes, new: str | bytes) -> None:
         o, n = _pin(old), _pin(new)
-        self.card.call("CHANGE_REFERENCE_DATA", 0, CONST["PIN_REFERENCE"], bytes([len(o)]) + o + n,
+        self.card.call(Ins.CHANGE_REFERENCE_DATA, 0, PIN_REFERENCE, bytes([len(o)]) + o + n,
                        sensitive=True, expect_data=False)
 
     # key group
     def put_slot(self, slot: int, key: bytes) -> None:
-        self.card.call("PUT_KEY_GROUP_SLOT", slot, 0, bytes(key), sensitive=True, expect_data=False)
+        self.card.call(Ins.PUT_KEY_GROUP_SLOT, slot, 0, bytes(key), sensitive=True, expect_data=False)
 
     def clear_holder_keys(self) -> None:
-        self.card.call("CLEAR_HOLDER_KEYS", expect_data=False)
+        self.card.call(Ins.CLEAR_HOLDER_KEYS, expect_data=False)
 
     def lock(self) -> None:
-        self.card.call("LOCK_KEY_GROUP", expect_data=False)
+        self.card.call(Ins.LOCK_KEY_GROUP, expect_data=False)
 
     # key pair
     def generate(self) -> bytes:
-        return self.card.call("GENERATE_KEY_PAIR")
+        return self.card.call(Ins.GENERATE_KEY_PAIR)
 
     def public_key(self) -> bytes:
-        return self.card.call("GET_PUBLIC_KEY")
+        return self.card.call(Ins.GET_PUBLIC_KEY)
 
-    def export(self, dest_id: bytes, key_type: int = CONST["KEY_TYPE_PAIR"]) -> bytes:
-        return self.card.call("EXPORT_KEY", key_type, 0, dest_id)
+    def export(self, dest_id: bytes, key_type: int = KEY_TYPE_PAIR) -> bytes:
+        return self.card.call(Ins.EXPORT_KEY, key_type, 0, dest_id)
 
     def import_key(self, blob: bytes) -> bytes:
-        return self.card.call("IMPORT_KEY", data=blob)
+        return self.card.call(Ins.IMPORT_KEY, data=blob)
 
     def confirm(self, receipt: bytes) -> None:
-        self.card.call("CONFIRM_EXPORT", data=receipt, expect_data=False)
+        self.card.call(Ins.CONFIRM_EXPORT, data=receipt, expect_data=False)
 
     # in-card use
     def decrypt(self, envelope: bytes) -> bytes:
-        return self.card.call("DECRYPT", 0, 0, envelope, sensitive=True)
+        return self.card.call(Ins.DECRYPT, 0, 0, envelope, sensitive=True)
 
     def check_value(self, envelope: bytes) -> bytes:
-        return self.card.call("DECRYPT", 1, 0, envelope)
+        return self.card.call(Ins.DECRYPT, 1, 0, envelope)
 
     def reencrypt(self, peer_point: bytes, envelope: bytes) -> bytes:
-        return self.card.call("REENCRYPT_FOR_PEER", data=peer_point + envelope)
+        return self.card.call(Ins.REENCRYPT_FOR_PEER, data=peer_point + envelope)
 
 
 def _pin(pin: str | bytes) -> bytes:
     data = pin.encode() if isinstance(pin, str) else bytes(pin)
-    lo, hi = CONST["PIN_MIN_LENGTH"], CONST["PIN_MAX_LENGTH"]
+    lo, hi = PIN_MIN_LENGTH, PIN_MAX_LENGTH
     if not lo <= len(data) <= hi:
         raise UsageError(f"a PIN has {lo} to {hi} characters, this one has {len(data)}")
     return data
 
 
-def personalise(card: KeyCard, pin: str | bytes, key1: bytes) -> None:
+def personalise(card: DuplicationSession, pin: str | bytes, key1: bytes) -> None:
     """Issuer step (lifecycle INSTALLED): the initial PIN and Key1 (both cards of a pair get the same Key1)."""
     if len(key1) != SLOT_LENGTH:
         raise UsageError(f"Key1 is {SLOT_LENGTH} bytes, got {len(key1)}")
@@ -199,141 +211,4 @@ def group_check(slots: list[bytes]) -> bytes:
 
 
 def kek(slots: list[bytes]) -> bytes:
-    import hashlib
-
     return hashlib.sha256(bytes([len(slots)]) + b"".join(slots)).digest()
-
-
-# ---------------------------------------------------------------- the workflow
-
-Progress = Callable[[str], None]
-
-
-@dataclass
-class DuplicationResult:
-    main_id: bytes
-    backup_id: bytes
-    key_id: bytes
-    export_counter: int
-    locked: bool
-    steps: list[str]
-
-    def as_json(self) -> dict:
-        return {"main": self.main_id.hex().upper(), "backup": self.backup_id.hex().upper(),
-                "key_id": self.key_id.hex().upper(), "export_counter": self.export_counter,
-                "locked": self.locked, "steps": self.steps}
-
-
-def identify(src: KeyCard, dst: KeyCard) -> tuple[DupStatus, DupStatus]:
-    """Checks the cards by id and role (not by reader position); a clear DuplicationError otherwise."""
-    if src.card_id == dst.card_id:
-        raise DuplicationError(f"the same card ({src.card_id.hex().upper()}) answers in both readers: "
-                               "put the backup card in the second reader")
-    s, d = src.status(), dst.status()
-    sid, did = src.card_id.hex().upper(), dst.card_id.hex().upper()
-    if s.role == CONST["ROLE_BACKUP"]:
-        raise DuplicationError(f"the --from card {sid} is a backup card (copied from "
-                               f"{s.source_id.hex().upper() if s.source_id else '?'}); backup cards never "
-                               "export: put the main card in the --from reader")
-    if d.role == CONST["ROLE_MAIN"]:
-        if s.role == CONST["ROLE_NONE"]:
-            raise DuplicationError(f"the readers look swapped: the --to card {did} holds a generated key and the "
-                                   f"--from card {sid} has none. Swap the cards (or --from/--to)")
-        raise DuplicationError(f"the --to card {did} has a key pair of its own: a backup card must be blank")
-    if d.role == CONST["ROLE_BACKUP"] and (d.source_id != src.card_id or d.key_id != s.key_id):
-        raise DuplicationError(f"the --to card {did} is already the backup of card "
-                               f"{d.source_id.hex().upper() if d.source_id else '?'}: use a blank card")
-    if s.export_state == CONST["EXPORT_PENDING"] and s.export_dest != dst.card_id:
-        raise DuplicationError(f"the --from card {sid} already exported its key to card "
-                               f"{s.export_dest.hex().upper()}, not yet confirmed: only that card can finish "
-                               "this duplication; insert it in the --to reader")
-    if s.export_state == CONST["EXPORT_CONFIRMED"] and d.role != CONST["ROLE_BACKUP"]:
-        raise DuplicationError(f"the --from card {sid} was already duplicated (to "
-                               f"{s.export_dest.hex().upper()}); a key is exported only once")
-    for st, who in ((s, "--from"), (d, "--to")):
-        if not st.slots & 1:
-            raise DuplicationError(f"the {who} card {st.card_id.hex().upper()} has no Key1: it was not "
-                                   "personalised for duplication (issuer step `cardsmith key personalise`)")
-        finished = s.export_state == CONST["EXPORT_CONFIRMED"]
-        if st.locked and not finished:
-            raise DuplicationError(f"the {who} card {st.card_id.hex().upper()} has a locked key group")
-    return s, d
-
-
-def duplicate(src: KeyCard, dst: KeyCard, src_pin: str | bytes, dst_pin: str | bytes, *,
-              holder_keys: list[bytes] | None = None, key_type: int = CONST["KEY_TYPE_PAIR"],
-              lock: bool = True, progress: Progress | None = None) -> DuplicationResult:
-    """Makes ``dst`` a backup card of ``src``. Every response is checked before the next step; running it
-    again after an interruption completes it (or restarts it cleanly when no key was wrapped yet)."""
-    steps: list[str] = []
-
-    def step(text: str) -> None:
-        steps.append(text)
-        if progress:
-            progress(text)
-
-    s, d = identify(src, dst)
-    step(f"main {src.card_id.hex().upper()} ({s.role_name}), backup {dst.card_id.hex().upper()} ({d.role_name})")
-    src.verify_pin(src_pin)
-    dst.verify_pin(dst_pin)
-    step("PINs verified on both cards")
-
-    # 1. the key group (claim 7: set on both, confirm, only then generate)
-    same_group = s.group_complete and d.group_complete and s.group_check == d.group_check
-    if not same_group:
-        if s.export_state != CONST["EXPORT_NONE"] or d.role == CONST["ROLE_BACKUP"]:
-            raise DuplicationError("the two cards do not hold the same key group, and the main card already "
-                                   "wrapped its key under its group: this backup card cannot import it")
-        keys = [bytearray(k) for k in holder_keys] if holder_keys else \
-            [bytearray(os.urandom(SLOT_LENGTH)) for _ in range(SLOTS - 1)]
-        try:
-            if len(keys) != SLOTS - 1 or any(len(k) != SLOT_LENGTH for k in keys):
-                raise UsageError(f"the holder's key-group part is {SLOTS - 1} keys of {SLOT_LENGTH} bytes")
-            for card, st in ((src, s), (dst, d)):
-                if st.holder_slots:
-                    card.clear_holder_keys()  # left by an interrupted run: no key was wrapped under them
-                    step(f"cleared the holder keys an earlier run left on {card.card_id.hex().upper()}")
-            for i, key in enumerate(keys, start=2):
-                src.put_slot(i, key)
-                dst.put_slot(i, key)
-                step(f"Key{i} set on both cards")
-        finally:
-            for k in keys:
-                k[:] = bytes(len(k))  # do not keep the holder's keys around
-        s, d = src.status(), dst.status()
-        if not (s.group_complete and d.group_complete and s.group_check == d.group_check):
-            raise DuplicationError("the key groups of the two cards differ after setting them: their Key1 "
-                                   "differs (cards of different issuance pairs?)")
-    step(f"key groups complete and equal (check {s.group_check.hex().upper() if s.group_check else '-'})")
-
-    # 2. the key pair
-    if s.role == CONST["ROLE_NONE"]:
-        point = src.generate()
-        step(f"key pair generated on the main card (key id {crypto.key_id(point).hex().upper()})")
-        s = src.status()
-    assert s.key_id is not None
-
-    # 3. export (the identical blob again if a previous response was lost) and import
-    if d.role != CONST["ROLE_BACKUP"] or s.export_state != CONST["EXPORT_CONFIRMED"]:
-        if s.export_state == CONST["EXPORT_PENDING"]:
-            key_type = s.export_type
-        blob = src.export(dst.card_id, key_type)
-        h = ExportHeader.parse(blob)
-        if (h.source_id, h.dest_id, h.key_id) != (src.card_id, dst.card_id, s.key_id) or h.key_type != key_type:
-            raise BadDataError("the main card's export blob names other cards or another key: stopping")
-        step(f"key exported, wrapped under the key group (export #{h.counter}, {len(blob)} bytes)")
-        receipt = dst.import_key(blob)
-        step("key imported on the backup card")
-        src.confirm(receipt)
-        step("export confirmed on the main card (no further export possible)")
-    # 4. proof: a challenge encrypted to the main card's public key, decrypted by the backup card
-    challenge = os.urandom(32)
-    if not hmac.compare_digest(dst.decrypt(crypto.ecies_wrap(src.public_key(), challenge)), challenge):
-        raise DuplicationError("the backup card could not decrypt a challenge for the main card's key")
-    step("proof: the backup card decrypted a challenge encrypted to the main card's public key")
-    if lock:
-        src.lock()
-        dst.lock()
-        step("key groups locked on both cards")
-    s = src.status()
-    return DuplicationResult(src.card_id, dst.card_id, s.key_id or b"", s.export_counter, lock, steps)

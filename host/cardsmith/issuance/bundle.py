@@ -8,20 +8,32 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from . import crypto
-from .crypto import kdf256, pad, unpad
-from .errors import BadDataError, UsageError
-from .protocol import CONST, INS, PROTOCOL
+from ..core import crypto
+from ..core.crypto import kdf256, pad, unpad
+from ..core.errors import BadDataError, UsageError
+from ..core.keys import parse_hex
+from ..protocol import PROTOCOL
+from ..protocol.codes import (
+    CARD_ID_LENGTH,
+    ENVELOPE_BUNDLE,
+    ENVELOPE_HEADER_LENGTH,
+    ENVELOPE_PERSO_KEY,
+    ENVELOPE_VERSION,
+    KDF_BUNDLE_ENC,
+    KDF_BUNDLE_MAC,
+    Ins,
+)
 
 #: The documented development personalisation key every card gets when installed without
 #: INSTALL_PERSO_KEY. Public, hence worthless: production cards are installed with their own.
 DEV_PERSO_KEY = b"CARDSMITH-DEV-PK"
 
-HEADER = CONST["ENVELOPE_HEADER_LENGTH"]
+HEADER = ENVELOPE_HEADER_LENGTH
 IV_LEN = 16
 MAC_LEN = 16
-ANY_CARD = bytes(CONST["CARD_ID_LENGTH"])
-SELF_ISSUANCE_INS = range(0x70, 0x7F)
+ANY_CARD = bytes(CARD_ID_LENGTH)
+#: a bundle cannot run self-issuance commands (the card refuses them as inner commands too)
+SELF_ISSUANCE_INS = frozenset(i.code for i in PROTOCOL.instructions.values() if i.capability == "issuance")
 
 
 @dataclass(frozen=True)
@@ -36,17 +48,18 @@ class InnerCommand:
 
     @classmethod
     def named(cls, name: str, p1: int = 0, p2: int = 0, data: bytes = b"", label: str = "") -> InnerCommand:
-        if name not in INS:
-            known = ", ".join(sorted(n for n in INS if n != "GET_RESPONSE"))
+        """The command a profile names (user input, hence looked up by its protocol.toml name)."""
+        if name not in Ins.__members__:
+            known = ", ".join(sorted(n for n in Ins.__members__ if n != "GET_RESPONSE"))
             raise UsageError(f"unknown command {name!r} in the profile; protocol.toml knows: {known}")
-        return cls(INS[name], p1, p2, data, label or name)
+        return cls(Ins[name], p1, p2, data, label or name)
 
     @property
     def name(self) -> str:
-        for n, code in INS.items():
-            if code == self.ins:
-                return n
-        return f"INS_{self.ins:02X}"
+        try:
+            return Ins(self.ins).name
+        except ValueError:
+            return f"INS_{self.ins:02X}"
 
     def encode(self) -> bytes:
         if self.ins in SELF_ISSUANCE_INS:
@@ -99,11 +112,11 @@ def session_keys(perso_key: bytes) -> tuple[bytes, bytes]:
     """(encryption key, MAC key), both AES-256, derived from the personalisation key."""
     if len(perso_key) not in (16, 32):
         raise UsageError(f"a personalisation key is 16 or 32 bytes, got {len(perso_key)}")
-    return kdf256(perso_key, CONST["KDF_BUNDLE_ENC"]), kdf256(perso_key, CONST["KDF_BUNDLE_MAC"])
+    return kdf256(perso_key, KDF_BUNDLE_ENC), kdf256(perso_key, KDF_BUNDLE_MAC)
 
 
 def seal(perso_key: bytes, plaintext: bytes, *, sequence: int, card_id: bytes = ANY_CARD,
-         kind: int = CONST["ENVELOPE_BUNDLE"], iv: bytes | None = None) -> bytes:
+         kind: int = ENVELOPE_BUNDLE, iv: bytes | None = None) -> bytes:
     """The envelope: header || IV || AES-CBC(Kenc, IV, pad(plaintext)) || CMAC(Kmac, everything before)."""
     if not 0 < sequence < 2**32:
         raise UsageError(f"the sequence number must be 1..2^32-1, got {sequence}")
@@ -112,7 +125,7 @@ def seal(perso_key: bytes, plaintext: bytes, *, sequence: int, card_id: bytes = 
     k_enc, k_mac = session_keys(perso_key)
     iv = iv or os.urandom(IV_LEN)
     ct = crypto.aes_cbc_encrypt(k_enc, iv, pad(plaintext))
-    header = (bytes([kind, CONST["ENVELOPE_VERSION"]]) + card_id + sequence.to_bytes(4, "big")
+    header = (bytes([kind, ENVELOPE_VERSION]) + card_id + sequence.to_bytes(4, "big")
               + len(ct).to_bytes(2, "big"))
     body = header + iv + ct
     return body + crypto.cmac(k_mac, body)
@@ -145,7 +158,7 @@ def open_envelope(perso_key: bytes, envelope: bytes) -> tuple[EnvelopeHeader, by
         raise BadDataError("bundle length does not match its header: truncated or padded")
     k_enc, k_mac = session_keys(perso_key)
     body, mac = envelope[:-MAC_LEN], envelope[-MAC_LEN:]
-    if crypto.cmac(k_mac, body) != mac:
+    if not crypto.mac_equal(crypto.cmac(k_mac, body), mac):
         raise BadDataError("bundle MAC does not verify: tampered, or sealed under another key")
     plain = crypto.aes_cbc_decrypt(k_enc, envelope[HEADER : HEADER + IV_LEN], envelope[HEADER + IV_LEN : -MAC_LEN])
     return header, unpad(plain)
@@ -155,20 +168,14 @@ def seal_perso_key(current_key: bytes, new_key: bytes, *, sequence: int, card_id
     """SET_PERSO_KEY's data: the new key in an envelope under the current one."""
     if len(new_key) not in (16, 32):
         raise UsageError(f"a personalisation key is 16 or 32 bytes, got {len(new_key)}")
-    return seal(current_key, new_key, sequence=sequence, card_id=card_id, kind=CONST["ENVELOPE_PERSO_KEY"])
+    return seal(current_key, new_key, sequence=sequence, card_id=card_id, kind=ENVELOPE_PERSO_KEY)
 
 
 def parse_key(text: str) -> bytes:
     """A key given on the command line: ``dev`` (the development default) or 32/64 hex digits."""
     if text.strip().lower() == "dev":
         return DEV_PERSO_KEY
-    try:
-        key = bytes.fromhex(text.strip())
-    except ValueError as exc:
-        raise UsageError("a personalisation key is `dev` or 32/64 hex digits") from exc
-    if len(key) not in (16, 32):
-        raise UsageError(f"a personalisation key is 16 or 32 bytes, got {len(key)}")
-    return key
+    return parse_hex(text, "the personalisation key (`dev` or hex)", (16, 32))
 
 
 def max_chunk(command_buffer: int = int(PROTOCOL.meta["command_buffer_size"])) -> int:

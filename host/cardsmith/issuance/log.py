@@ -1,15 +1,16 @@
-"""The issuance log: which card received which record, when, and how it went (SQLite, in the catalogue)."""
+"""The issuance log: which card received which record, when, and how it went (one SQLite file, opened
+through :class:`cardsmith.core.storage.Database`; default $CARDSMITH_HOME/issuance.sqlite)."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
+from ..core import paths
+from ..core.storage import Database
 
-SCHEMA = """
+MIGRATIONS = ["""
 CREATE TABLE IF NOT EXISTS issuance_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     time TEXT NOT NULL,
@@ -23,11 +24,11 @@ CREATE TABLE IF NOT EXISTS issuance_log (
     actions TEXT NOT NULL,         -- what the progress table made the station do
     exchanges INTEGER NOT NULL,
     bytes INTEGER NOT NULL
-)"""
+)"""]
 
 
 def default_path() -> Path:
-    return paths.home() / "catalogue.sqlite"
+    return paths.home() / "issuance.sqlite"
 
 
 @dataclass(frozen=True)
@@ -47,17 +48,14 @@ class LogEntry:
 
 class IssuanceLog:
     def __init__(self, path: Path | str | None = None) -> None:
-        self.path = Path(path) if path else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path)
-        with self.db:
-            self.db.execute(SCHEMA)
+        self._db = Database(Path(path) if path else default_path(), MIGRATIONS)
+        self.path = self._db.path
 
     def record(self, *, card_id: bytes, record_id: str, profile: str, sequence: int, result: str,
                failed_at: int | None = None, sw: int | None = None, actions: list[str] | None = None,
                exchanges: int = 0, bytes_on_wire: int = 0) -> None:
-        with self.db:  # one transaction per entry: a crash loses at most the entry being written
-            self.db.execute(
+        with self._db.transaction() as db:  # one transaction per entry: a crash loses at most that entry
+            db.execute(
                 "INSERT INTO issuance_log (time, card_id, record_id, profile, sequence, result, failed_at, sw,"
                 " actions, exchanges, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), card_id.hex().upper(), record_id, profile,
@@ -71,12 +69,12 @@ class IssuanceLog:
         if record_id is not None:
             sql += " WHERE record_id = ?"
             args = (record_id,)
-        return [LogEntry(*row) for row in self.db.execute(sql + " ORDER BY id", args)]
+        return [LogEntry(*row) for row in self._db.query(sql + " ORDER BY id", args)]
 
     def issued_records(self, profile: str, sequence: int) -> set[str]:
-        rows = self.db.execute("SELECT record_id FROM issuance_log WHERE profile = ? AND sequence = ? AND "
-                               "result = 'issued'", (profile, sequence))
+        rows = self._db.query("SELECT record_id FROM issuance_log WHERE profile = ? AND sequence = ? AND "
+                              "result = 'issued'", (profile, sequence))
         return {r[0] for r in rows}
 
     def close(self) -> None:
-        self.db.close()
+        self._db.close()

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.crypto import kdf256
+from ..core.errors import BadDataError, UsageError
 from .bundle import BundlePlan, InnerCommand, seal
-from .crypto import kdf256
-from .errors import BadDataError, UsageError
-from .issuance import ProgressTable
+from .progress import ProgressTable
 
 BATCH_FORMAT = "cardsmith-issuance-batch/1"
 KDF_DERIVE = 0x20  # host-only derivation constant for {derive = ...} keys

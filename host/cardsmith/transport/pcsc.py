@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import CardRemovedError, EnvironmentProblem, NoCardError, ReaderError
+from ..core.errors import CardRemovedError, EnvironmentProblem, NoCardError, ReaderError
 from . import ReaderInfo
 
 

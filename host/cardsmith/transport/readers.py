@@ -1,12 +1,13 @@
-"""Finding a reader by name substring (as gp and ykman do) and opening it."""
+"""Finding a reader by name substring (as gp and ykman do), opening it, and opening the applet on its card."""
 
 from __future__ import annotations
 
 import os
 
-from .errors import AmbiguousReaderError, EnvironmentProblem, NoReaderError, ReaderError
-from .transport import ReaderInfo, Transport
-from .transport.sim import SIM_READER_PREFIX, sim_reader_name
+from ..core.card import Card, TraceSink
+from ..core.errors import AmbiguousReaderError, EnvironmentProblem, NoReaderError, ReaderError
+from . import ReaderInfo, Transport
+from .sim import SIM_READER_PREFIX, sim_reader_name
 
 DEFAULT_SIM_CARDS = 2
 
@@ -34,7 +35,7 @@ def _sim_readers() -> list[ReaderInfo]:
 
 def list_readers() -> tuple[list[ReaderInfo], str | None]:
     """All readers (simulated first, then PC/SC) and, when PC/SC is unavailable, why."""
-    from .transport import pcsc
+    from . import pcsc
 
     readers = _sim_readers()
     try:
@@ -46,7 +47,7 @@ def list_readers() -> tuple[list[ReaderInfo], str | None]:
 
 
 def _pcsc_names() -> tuple[list[str], str | None]:
-    from .transport import pcsc
+    from . import pcsc
 
     try:
         return pcsc.reader_names(), None
@@ -87,7 +88,7 @@ def open_reader(spec: str | None = None) -> Transport:
     else:
         kind, name = resolve(spec)
     if kind == "pcsc":
-        from .transport.pcsc import PcscTransport
+        from .pcsc import PcscTransport
 
         return PcscTransport(name)
     slot = int(name[len(SIM_READER_PREFIX):])
@@ -95,3 +96,14 @@ def open_reader(spec: str | None = None) -> Transport:
     if service is not None:
         return service
     return simulator.EphemeralSimulator().transport(slot, owns=True)
+
+
+def open_card(reader: str | None = None, trace: TraceSink | None = None) -> Card:
+    """Opens the reader (see :func:`open_reader`) and selects the cardsmith applet on its card."""
+    card = Card(open_reader(reader), trace=trace)
+    try:
+        card.select()
+    except BaseException:
+        card.close()
+        raise
+    return card

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from ..errors import CardRemovedError, EnvironmentProblem, NoCardError, ReaderError
+from ..core.errors import CardRemovedError, EnvironmentProblem, NoCardError, ReaderError
 from .framing import recv_frame, send_frame
 
 OP_TRANSMIT = b"T"

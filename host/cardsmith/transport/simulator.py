@@ -20,10 +20,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import EnvironmentProblem
-from .paths import home, repo_root
-from .protocol import CONST, TAG
-from .transport.sim import OP_INFO, OP_QUIT, SimConnection, SimTransport
+from ..core.errors import EnvironmentProblem
+from ..core.paths import home, repo_root
+from ..protocol.codes import DEFAULT_PAGE_COUNT, DEFAULT_PAGE_SIZE, Tag
+from .sim import OP_INFO, OP_QUIT, SimConnection, SimTransport
 
 READY = "CARDSMITH-SIM READY"
 START_TIMEOUT = 60.0
@@ -64,9 +64,9 @@ def install_params(page_size: int | None = None, page_count: int | None = None) 
     """The applet's install parameters (tag, length, value), as `gp --install --params` takes them."""
     out = b""
     if page_size is not None:
-        out += bytes([TAG["INSTALL_PAGE_SIZE"], 2]) + page_size.to_bytes(2, "big")
+        out += bytes([Tag.INSTALL_PAGE_SIZE, 2]) + page_size.to_bytes(2, "big")
     if page_count is not None:
-        out += bytes([TAG["INSTALL_PAGE_COUNT"], 2]) + page_count.to_bytes(2, "big")
+        out += bytes([Tag.INSTALL_PAGE_COUNT, 2]) + page_count.to_bytes(2, "big")
     return out
 
 
@@ -208,8 +208,8 @@ def start_service(options: SimOptions) -> dict:
         for line in text.splitlines():
             if line.startswith(READY):
                 state = {"pid": proc.pid, "port": _parse_ready(line), "cards": options.cards,
-                         "vpcd": options.vpcd, "page_size": options.page_size or CONST["DEFAULT_PAGE_SIZE"],
-                         "page_count": options.page_count or CONST["DEFAULT_PAGE_COUNT"],
+                         "vpcd": options.vpcd, "page_size": options.page_size or DEFAULT_PAGE_SIZE,
+                         "page_count": options.page_count or DEFAULT_PAGE_COUNT,
                          "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
                 state_file().write_text(json.dumps(state, indent=2))
                 return state

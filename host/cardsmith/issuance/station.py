@@ -1,0 +1,119 @@
+"""The issuing station: a technician's desk issuing the records of a batch onto blank cards, one after another.
+
+For each record still to issue: open the card in the reader, CLEAR a half-applied bundle if asked, write the
+record's sealed bundle and START it (resuming a card pulled earlier), and log the outcome. A card pulled in
+the middle is logged as ``interrupted`` and raises CardRemovedError: put it back and run again, it resumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+from ..core.card import Card
+from ..core.errors import CardRemovedError, UsageError
+from ..core.keys import parse_hex
+from .log import IssuanceLog
+from .progress import ProgressTable
+from .session import IssuanceRejected, IssuanceSession
+
+OpenCard = Callable[[], AbstractContextManager[Card]]
+
+
+@dataclass(frozen=True)
+class CardResult:
+    record_id: str
+    card_id: str
+    result: str  # issued, rejected
+    actions: list[str]
+    detail: str | None
+    exchanges: int
+
+    def as_json(self) -> dict:
+        return {"record_id": self.record_id, "card_id": self.card_id, "result": self.result,
+                "actions": self.actions, "detail": self.detail, "exchanges": self.exchanges}
+
+    def describe(self) -> str:
+        actions = "; " + ", ".join(self.actions) if self.actions else ""
+        return (f"{self.record_id:<16} card {self.card_id}  {self.result}  ({self.detail}; "
+                f"{self.exchanges} exchanges{actions})")
+
+
+@dataclass
+class StationRun:
+    results: list[CardResult] = field(default_factory=list)
+    log_path: str = ""
+
+    def raise_for_rejected(self) -> None:
+        """IssuanceRejected naming the records that were not issued, if any."""
+        rejected = [r.record_id for r in self.results if r.result != "issued"]
+        if rejected:
+            raise IssuanceRejected(f"not issued: {', '.join(rejected)} (cleared back to blank; see the log "
+                                   f"{self.log_path}); set the card aside or retry with a new card")
+
+
+def parse_master_key(text: str | None) -> bytes | None:
+    """The issuer master key for a profile's {derive = ...} keys, given in hex."""
+    return None if text is None else parse_hex(text, "--master-key", (16, 32))
+
+
+class IssuingStation:
+    """One batch, one issuance log, one reader."""
+
+    def __init__(self, batch: dict, log: IssuanceLog, open_card: OpenCard) -> None:
+        self.batch = batch
+        self.log = log
+        self.open_card = open_card
+        self.table = ProgressTable.from_json(batch.get("progress"))
+
+    def todo(self, record_id: str | None = None, count: int = 1) -> list[dict]:
+        """The batch entries to issue: the named record, or the next ``count`` not issued yet (the log says)."""
+        bundles = self.batch["bundles"]
+        if record_id:
+            chosen = [b for b in bundles if b["record_id"] == record_id]
+            if not chosen:
+                raise UsageError(f"record {record_id!r} is not in the batch")
+            return chosen
+        done = self.log.issued_records(self.batch["profile"], self.batch["sequence"])
+        chosen = [b for b in bundles if b["record_id"] not in done][:count]
+        if not chosen:
+            raise UsageError(f"every record of the batch is issued already (see the log {self.log.path})")
+        return chosen
+
+    def _log(self, card_id: bytes, record_id: str, result: str, **more: object) -> None:
+        self.log.record(card_id=card_id, record_id=record_id, profile=self.batch["profile"],
+                        sequence=self.batch["sequence"], result=result, **more)  # type: ignore[arg-type]
+
+    def issue_one(self, entry: dict, *, clear_first: bool = False) -> CardResult:
+        """Issues one batch entry onto the card in the reader and logs how it went."""
+        envelope = bytes.fromhex(entry["bundle"])
+        record_id = entry["record_id"]
+        with self.open_card() as card:
+            session = IssuanceSession(card)
+            if clear_first:
+                session.clear_if_part_run()
+            card_id = card.info().card_id
+            try:
+                outcome = session.issue(envelope, self.table)
+            except CardRemovedError:
+                self._log(card_id, record_id, "interrupted", actions=[])
+                raise CardRemovedError(
+                    f"the card left the reader during issuance of record {record_id}: put it back and run the "
+                    "same `cardsmith issue` again; it resumes where it stopped") from None
+        start = outcome.start
+        failed = start is not None and not start.complete
+        self._log(outcome.card_id, record_id, outcome.result, failed_at=start.failed_at if failed else None,
+                  sw=start.inner_sw if failed else None, actions=outcome.actions, exchanges=outcome.exchanges,
+                  bytes_on_wire=outcome.bytes_on_wire)
+        return CardResult(record_id, outcome.card_id.hex().upper(), outcome.result, outcome.actions,
+                          start.describe() if start else None, outcome.exchanges)
+
+    def run(self, todo: list[dict], *, clear_first: bool = False,
+            before_card: Callable[[int, dict], None] | None = None) -> Iterator[CardResult]:
+        """Issues each entry in turn; ``before_card(n, entry)`` runs before every card after the first (the
+        technician swaps cards there)."""
+        for n, entry in enumerate(todo):
+            if n and before_card:
+                before_card(n, entry)
+            yield self.issue_one(entry, clear_first=clear_first)
