@@ -62,12 +62,6 @@ class Protocol:
     def cla(self) -> int:
         return int(self.meta["cla_proprietary"])
 
-    def ins(self, name: str) -> int:
-        return self.instructions[name].code
-
-    def sw(self, name: str) -> int:
-        return self.status_words[name].code
-
     def describe_sw(self, sw: int) -> StatusWord | None:
         """The status word that ``sw`` is, or the range it falls in (61xx, 6Cxx, 63Cx)."""
         for word in self.status_words.values():
