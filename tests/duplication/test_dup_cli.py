@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
+from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair
 
 from cardsmith.cli import main as cli_main
 from cardsmith.duplication import DuplicationSession
-from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair
 
 pytestmark = pytest.mark.card
 

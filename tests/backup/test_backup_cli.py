@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from backup_helpers import COMMON_KEY, personalise, snapshot
+
 from cardsmith.backup import BackupSession
 from cardsmith.cli import main
 from cardsmith.core.card import Card

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair
 
 from cardsmith.core import crypto, errors
 from cardsmith.core.card import Card
@@ -20,7 +21,6 @@ from cardsmith.protocol.codes import (
     PIN_REFERENCE,
     Ins,
 )
-from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair
 
 pytestmark = pytest.mark.card
 PAIR = KEY_TYPE_PAIR

@@ -13,15 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from backup_helpers import Store, personalise, snapshot, write_page
+
+import power_cut
 from cardsmith import backup as bk
 from cardsmith.backup import BackupSession
 from cardsmith.backup.fileformat import BackupBlob
 from cardsmith.core import errors
 from cardsmith.core.card import Card
 from cardsmith.dataarea import DataAreaSession
-from cardsmith.protocol.codes import Ins
 
 pytestmark = pytest.mark.card
 CHANGED = [2, 9, 30]
@@ -56,19 +56,11 @@ def skip_tears_over_pcsc(transport_kind: str, how: str) -> None:
         pytest.skip("tear loops run on the sim transport; PC/SC runs the pull-before/pull-after loops")
 
 
-def arm(card: Card, n: int) -> None:
-    card.call(Ins.TEST_FAULT, p1=n >> 8, p2=n & 0xFF, expect_data=False)
-
-
-def disarm(card: Card) -> None:
-    card.call(Ins.TEST_FAULT, p1=0xFF, p2=0xFF, expect_data=False)
-
-
 def interrupted(card: Card, run: Callable[[], object], k: int, how: str) -> bool:
     """Runs ``run`` with a tear (``how`` = "tear", countdown k) or a pull at exchange k; True if cut."""
     inner = card.transport
     if how == "tear":
-        arm(card, k)
+        power_cut.arm(card, k)
     else:
         card.transport = Pulling(inner, k, how == "pull-after")
     try:
@@ -80,7 +72,7 @@ def interrupted(card: Card, run: Callable[[], object], k: int, how: str) -> bool
     finally:
         card.transport = inner
     if how == "tear":
-        disarm(card)
+        power_cut.disarm(card)
     return False
 
 

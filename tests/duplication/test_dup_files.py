@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair, replug
 
 from cardsmith.core import crypto, errors
 from cardsmith.duplication import DuplicationSession, duplicate, personalise
 from cardsmith.duplication import files as cardfiles
 from conftest import fresh_card, sim_control
-from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair, replug
 
 pytestmark = pytest.mark.card
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import power_cut
 from cardsmith.core import errors
 from cardsmith.core.apdu import CommandApdu
 from cardsmith.core.card import Card
@@ -137,7 +138,7 @@ def test_pending_response_dies_with_a_reset(card: Card) -> None:
 
 def test_power_loss_rolls_back_the_open_transaction(card: Card) -> None:
     """The test build's fault injector: a tear inside CLOSE PERSONALISATION leaves the card INSTALLED."""
-    card.call(Ins.TEST_FAULT, p2=0, expect_data=False)  # the first fault point cuts the power
+    power_cut.arm(card, 0)  # the first fault point cuts the power
     with pytest.raises(errors.CardRemovedError):
         card.call(Ins.CLOSE_PERSONALISATION, expect_data=False)
     card.reset()
@@ -154,6 +155,6 @@ def test_production_build_has_no_fault_injector() -> None:
         card = Card(sim.transport(0))
         card.select()
         with pytest.raises(errors.NotSupportedError):
-            card.call(Ins.TEST_FAULT, expect_data=False)
+            power_cut.arm(card, 0)
     finally:
         sim.stop()

@@ -6,8 +6,8 @@ import random
 from pathlib import Path
 
 import pytest
-
 from backup_helpers import Store, personalise
+
 from cardsmith.core.apdu import CommandApdu
 from cardsmith.core.card import Card
 from cardsmith.protocol.codes import Ins

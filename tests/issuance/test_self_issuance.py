@@ -6,6 +6,7 @@ import inspect
 
 import pytest
 
+import power_cut
 from cardsmith.core import errors
 from cardsmith.core.card import Card
 from cardsmith.issuance import (
@@ -221,7 +222,7 @@ def test_interruption_at_every_point_resumes_without_applying_anything_twice(
                 continue
             card = fresh_card(request, transport_kind, 0)
             IssuanceSession(card).put_bundle(sealed(commands, checkpoints))
-            card.call(Ins.TEST_FAULT, p1=n >> 8, p2=n & 0xFF, expect_data=False)
+            power_cut.arm(card, n)
             try:
                 result = IssuanceSession(card).start()
             except errors.CardRemovedError:
@@ -240,7 +241,7 @@ def test_interruption_at_every_point_resumes_without_applying_anything_twice(
                 assert lifecycle(card) == "ISSUED"
                 n += 1
                 continue
-            card.call(Ins.TEST_FAULT, p1=0xFF, p2=0xFF, expect_data=False)
+            power_cut.disarm(card)
             assert result.complete
             break
         assert n >= len(commands)  # every inner command was interrupted at least once (or sampled)
@@ -249,7 +250,7 @@ def test_interruption_at_every_point_resumes_without_applying_anything_twice(
 def test_the_station_resumes_a_card_pulled_during_start(card: Card) -> None:
     envelope = sealed([ECHO, INFO, ECHO, CLOSE])
     IssuanceSession(card).put_bundle(envelope)
-    card.call(Ins.TEST_FAULT, p1=0, p2=3, expect_data=False)  # the 4th fault point: inside command 2's unit
+    power_cut.arm(card, 3)  # the 4th fault point: inside command 2's unit
     with pytest.raises(errors.CardRemovedError):
         IssuanceSession(card).start()
     power_back(card)

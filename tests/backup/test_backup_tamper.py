@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from backup_helpers import Store, personalise, snapshot, write_page
+
 from cardsmith.backup import BackupSession
 from cardsmith.backup.fileformat import (
     H_CARD,

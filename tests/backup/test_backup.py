@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from backup_helpers import COMMON_KEY, OTHER_FAMILY_KEY, PAGE, Store, personalise, snapshot, write_page
+
 from cardsmith import backup as bk
 from cardsmith.backup import BackupSession
 from cardsmith.backup.fileformat import open_backup

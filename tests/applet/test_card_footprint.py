@@ -10,7 +10,7 @@ import pytest
 
 from cardsmith.protocol import load
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 import card_footprint  # noqa: E402
 from cardsmith.protocol.codes import DEFAULT_PAGE_COUNT, DEFAULT_PAGE_SIZE, MAX_PAGE_COUNT
 

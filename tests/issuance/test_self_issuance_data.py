@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import power_cut
 from cardsmith.core import errors
 from cardsmith.core.card import Card
 from cardsmith.issuance import IssuanceSession, ProgressTable
@@ -19,7 +20,7 @@ from conftest import fresh_card
 
 pytestmark = pytest.mark.card
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples" / "self-issuance"
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples" / "self-issuance"
 MASTER = bytes(range(16))
 LAYOUT = [(1, 0, 0, 2), (2, 1, 2, 1), (3, 0, 3, 4)]  # id, flags, first page, pages (staff-card.toml)
 
@@ -84,7 +85,7 @@ def test_an_interrupted_data_bundle_resumes_with_every_effect_applied_once(
     while True:
         card = fresh_card(request, transport_kind, 0)
         IssuanceSession(card).put_bundle(envelope)
-        card.call(Ins.TEST_FAULT, p1=n >> 8, p2=n & 0xFF, expect_data=False)
+        power_cut.arm(card, n)
         try:
             result = IssuanceSession(card).start()
         except errors.CardRemovedError:
@@ -97,7 +98,7 @@ def test_an_interrupted_data_bundle_resumes_with_every_effect_applied_once(
             assert_personalised(card, records[0])
             n += 1
             continue
-        card.call(Ins.TEST_FAULT, p1=0xFF, p2=0xFF, expect_data=False)
+        power_cut.disarm(card)
         assert result.complete
         assert_personalised(card, records[0])
         break

@@ -6,13 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
-
-from cardsmith.core import crypto, errors
-from cardsmith.duplication import duplicate
-from cardsmith.protocol.codes import EXPORT_CONFIRMED, KEY_TYPE_PAIR, ROLE_BACKUP, ROLE_MAIN, Ins
 from dup_helpers import PIN_BACKUP, PIN_MAIN, personalised_pair, replug
 
-ROOT = Path(__file__).resolve().parents[1]
+import power_cut
+from cardsmith.core import crypto, errors
+from cardsmith.duplication import duplicate
+from cardsmith.protocol.codes import EXPORT_CONFIRMED, KEY_TYPE_PAIR, ROLE_BACKUP, ROLE_MAIN
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.card
@@ -29,7 +30,7 @@ def test_pull_either_card_at_every_step_of_the_duplication(request, card_pair, t
     main.export = recording_export  # type: ignore[method-assign]
     tears = 0
     for n in range(400):
-        main.card.call(Ins.TEST_FAULT, p1=n >> 8, p2=n & 0xFF, expect_data=False)
+        power_cut.arm(main.card, n)
         try:
             duplicate(main, backup, PIN_MAIN, PIN_BACKUP)
         except errors.ReaderError:
@@ -47,7 +48,7 @@ def test_pull_either_card_at_every_step_of_the_duplication(request, card_pair, t
         break
     else:
         pytest.fail("the duplication never completed")
-    main.card.call(Ins.TEST_FAULT, p1=0xFF, p2=0xFF, expect_data=False)
+    power_cut.disarm(main.card)
     assert tears >= 9  # slot writes, keygen, export, import, confirm and lock were each cut
     s, d = main.status(), backup.status()
     assert s.export_state == EXPORT_CONFIRMED and s.export_counter == 1 and len(blobs) == 1

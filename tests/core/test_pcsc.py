@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+import power_cut
 from cardsmith.core import errors
 from cardsmith.core.card import Card
 from cardsmith.protocol import PROTOCOL
@@ -61,7 +62,7 @@ def test_a_card_lost_mid_command_is_reported_and_the_next_run_works(request: pyt
     reader = VPCD_READER.format(slot=0)
     card = fresh_card(request, "pcsc", 0)
     card_id = card.info().card_id
-    card.call(Ins.TEST_FAULT, p2=0, expect_data=False)
+    power_cut.arm(card, 0)
     with pytest.raises(errors.CardRemovedError) as excinfo:
         card.call(Ins.CLOSE_PERSONALISATION, expect_data=False)
     assert "outcome is unknown" in str(excinfo.value) and "Reinsert" in str(excinfo.value)
