@@ -77,6 +77,52 @@ def identify(src: DuplicationSession, dst: DuplicationSession) -> tuple[DupStatu
     return s, d
 
 
+
+
+def _set_key_group(src: DuplicationSession, dst: DuplicationSession, s: DupStatus, d: DupStatus,
+                   holder_keys: list[bytes] | None, step: Progress) -> tuple[DupStatus, DupStatus]:
+    """Claim 7: the holder's keys set on both cards (generated unless given), and the groups compared."""
+    if s.export_state != EXPORT_NONE or d.role == ROLE_BACKUP:
+        raise DuplicationError("the two cards do not hold the same key group, and the main card already "
+                               "wrapped its key under its group: this backup card cannot import it")
+    keys = [bytearray(k) for k in holder_keys] if holder_keys else \
+        [bytearray(os.urandom(SLOT_LENGTH)) for _ in range(SLOTS - 1)]
+    try:
+        if len(keys) != SLOTS - 1 or any(len(k) != SLOT_LENGTH for k in keys):
+            raise UsageError(f"the holder's key-group part is {SLOTS - 1} keys of {SLOT_LENGTH} bytes")
+        for card, st in ((src, s), (dst, d)):
+            if st.holder_slots:
+                card.clear_holder_keys()  # left by an interrupted run: no key was wrapped under them
+                step(f"cleared the holder keys an earlier run left on {card.card_id.hex().upper()}")
+        for i, key in enumerate(keys, start=2):
+            src.put_slot(i, key)
+            dst.put_slot(i, key)
+            step(f"Key{i} set on both cards")
+    finally:
+        for k in keys:
+            k[:] = bytes(len(k))  # do not keep the holder's keys around
+    s, d = src.status(), dst.status()
+    if not (s.group_complete and d.group_complete and s.group_check == d.group_check):
+        raise DuplicationError("the key groups of the two cards differ after setting them: their Key1 "
+                               "differs (cards of different issuance pairs?)")
+    return s, d
+
+
+def _copy_key(src: DuplicationSession, dst: DuplicationSession, s: DupStatus, key_type: int, step: Progress) -> None:
+    """Export (the identical blob again if a previous response was lost), import, confirm."""
+    if s.export_state == EXPORT_PENDING:
+        key_type = s.export_type
+    blob = src.export(dst.card_id, key_type)
+    h = ExportHeader.parse(blob)
+    if (h.source_id, h.dest_id, h.key_id) != (src.card_id, dst.card_id, s.key_id) or h.key_type != key_type:
+        raise BadDataError("the main card's export blob names other cards or another key: stopping")
+    step(f"key exported, wrapped under the key group (export #{h.counter}, {len(blob)} bytes)")
+    receipt = dst.import_key(blob)
+    step("key imported on the backup card")
+    src.confirm(receipt)
+    step("export confirmed on the main card (no further export possible)")
+
+
 def duplicate(src: DuplicationSession, dst: DuplicationSession, src_pin: str | bytes, dst_pin: str | bytes, *,
               holder_keys: list[bytes] | None = None, key_type: int = KEY_TYPE_PAIR,
               lock: bool = True, progress: Progress | None = None) -> DuplicationResult:
@@ -94,56 +140,17 @@ def duplicate(src: DuplicationSession, dst: DuplicationSession, src_pin: str | b
     src.verify_pin(src_pin)
     dst.verify_pin(dst_pin)
     step("PINs verified on both cards")
-
-    # 1. the key group (claim 7: set on both, confirm, only then generate)
-    same_group = s.group_complete and d.group_complete and s.group_check == d.group_check
-    if not same_group:
-        if s.export_state != EXPORT_NONE or d.role == ROLE_BACKUP:
-            raise DuplicationError("the two cards do not hold the same key group, and the main card already "
-                                   "wrapped its key under its group: this backup card cannot import it")
-        keys = [bytearray(k) for k in holder_keys] if holder_keys else \
-            [bytearray(os.urandom(SLOT_LENGTH)) for _ in range(SLOTS - 1)]
-        try:
-            if len(keys) != SLOTS - 1 or any(len(k) != SLOT_LENGTH for k in keys):
-                raise UsageError(f"the holder's key-group part is {SLOTS - 1} keys of {SLOT_LENGTH} bytes")
-            for card, st in ((src, s), (dst, d)):
-                if st.holder_slots:
-                    card.clear_holder_keys()  # left by an interrupted run: no key was wrapped under them
-                    step(f"cleared the holder keys an earlier run left on {card.card_id.hex().upper()}")
-            for i, key in enumerate(keys, start=2):
-                src.put_slot(i, key)
-                dst.put_slot(i, key)
-                step(f"Key{i} set on both cards")
-        finally:
-            for k in keys:
-                k[:] = bytes(len(k))  # do not keep the holder's keys around
-        s, d = src.status(), dst.status()
-        if not (s.group_complete and d.group_complete and s.group_check == d.group_check):
-            raise DuplicationError("the key groups of the two cards differ after setting them: their Key1 "
-                                   "differs (cards of different issuance pairs?)")
+    if not (s.group_complete and d.group_complete and s.group_check == d.group_check):
+        s, d = _set_key_group(src, dst, s, d, holder_keys, step)
     step(f"key groups complete and equal (check {s.group_check.hex().upper() if s.group_check else '-'})")
-
-    # 2. the key pair
     if s.role == ROLE_NONE:
         point = src.generate()
         step(f"key pair generated on the main card (key id {crypto.key_id(point).hex().upper()})")
         s = src.status()
     assert s.key_id is not None
-
-    # 3. export (the identical blob again if a previous response was lost) and import
     if d.role != ROLE_BACKUP or s.export_state != EXPORT_CONFIRMED:
-        if s.export_state == EXPORT_PENDING:
-            key_type = s.export_type
-        blob = src.export(dst.card_id, key_type)
-        h = ExportHeader.parse(blob)
-        if (h.source_id, h.dest_id, h.key_id) != (src.card_id, dst.card_id, s.key_id) or h.key_type != key_type:
-            raise BadDataError("the main card's export blob names other cards or another key: stopping")
-        step(f"key exported, wrapped under the key group (export #{h.counter}, {len(blob)} bytes)")
-        receipt = dst.import_key(blob)
-        step("key imported on the backup card")
-        src.confirm(receipt)
-        step("export confirmed on the main card (no further export possible)")
-    # 4. proof: a challenge encrypted to the main card's public key, decrypted by the backup card
+        _copy_key(src, dst, s, key_type, step)
+    # proof: a challenge encrypted to the main card's public key, decrypted by the backup card
     challenge = os.urandom(32)
     if not crypto.mac_equal(dst.decrypt(crypto.ecies_wrap(src.public_key(), challenge)), challenge):
         raise DuplicationError("the backup card could not decrypt a challenge for the main card's key")
