@@ -175,32 +175,28 @@ def read_public_key(path: Path) -> bytes:
     return point
 
 
-def encrypt_files(paths: Iterable[Path], recipient_point: bytes) -> list[Path]:
-    """Encrypts each file to a card's public key, beside it as NAME.csef."""
+def _beside_each(paths: Iterable[Path], name: Callable[[Path], Path], transform: Callable[[Path], bytes]) -> list[Path]:
+    """Writes ``transform(path)`` beside each file under ``name(path)``, durably; returns what it wrote."""
     out = []
-    for path in paths:
-        target = encrypted_name(Path(path))
-        atomic_write(target, encrypt_bytes(Path(path).read_bytes(), recipient_point))
+    for path in map(Path, paths):
+        target = name(path)
+        atomic_write(target, transform(path))
         out.append(target)
     return out
+
+
+def encrypt_files(paths: Iterable[Path], recipient_point: bytes) -> list[Path]:
+    """Encrypts each file to a card's public key, beside it as NAME.csef."""
+    return _beside_each(paths, encrypted_name, lambda p: encrypt_bytes(p.read_bytes(), recipient_point))
 
 
 def decrypt_files(paths: Iterable[Path], card: DuplicationSession) -> list[Path]:
     """Decrypts each NAME.csef with the card (PIN verified first), beside it as NAME."""
-    out = []
-    for path in paths:
-        target = decrypted_name(Path(path))
-        atomic_write(target, decrypt_bytes(Path(path).read_bytes(), card, str(path)))
-        out.append(target)
-    return out
+    return _beside_each(paths, decrypted_name, lambda p: decrypt_bytes(p.read_bytes(), card, str(p)))
 
 
 def share_files(paths: Iterable[Path], card: DuplicationSession, peer_point: bytes) -> list[Path]:
     """Re-encrypts each file for a peer card inside this card, beside it as NAME.peer-KEYID."""
     crypto.public_key_from_point(peer_point)
-    out = []
-    for path in paths:
-        target = shared_name(Path(path), peer_point)
-        atomic_write(target, share_bytes(Path(path).read_bytes(), card, peer_point, str(path)))
-        out.append(target)
-    return out
+    return _beside_each(paths, lambda p: shared_name(p, peer_point),
+                        lambda p: share_bytes(p.read_bytes(), card, peer_point, str(p)))
