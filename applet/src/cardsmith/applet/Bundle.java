@@ -133,7 +133,7 @@ final class Bundle {
 
     /** Whether ins belongs to self-issuance (these cannot be inner commands). */
     static boolean owns(byte ins) {
-        return ins >= (byte) 0x70 && ins <= (byte) 0x7E;
+        return ins >= (byte) 0x72 && ins <= (byte) 0x7E;
     }
 
     short dispatch(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
