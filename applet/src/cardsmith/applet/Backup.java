@@ -8,13 +8,14 @@ import javacard.security.KeyBuilder;
 import javacardx.crypto.Cipher;
 
 /**
- * Encrypted backup and restore of the data area, full and differential by page (docs/backup.md), plus the
- * region/data commands of the data area. The patent's three-step sessions (BACKUP / TRANSFER / COMPLETE,
+ * Capability "backup": encrypted backup and restore of the data area, full and differential by page
+ * (docs/backup.md), and the card-common key that lets a backup go onto another card of the family. The
+ * data commands are DataAccess's. The patent's three-step sessions (BACKUP / TRANSFER / COMPLETE,
  * RESTORE / TRANSFER / COMPLETE) with the holes closed: every record is encrypt-then-MAC with a MAC chain
  * from the header MAC to a final MAC, restores verify the whole backup before writing a byte, and chains
  * of differentials are checked on the card.
  */
-final class Backup implements ClearHook {
+final class Backup implements Capability {
     // ---- header layout (Proto.BACKUP_HEADER_LENGTH bytes)
     static final short H_MAGIC = 0;
     static final short H_TYPE = 4;
@@ -116,21 +117,10 @@ final class Backup implements ClearHook {
         Util.arrayFillNonAtomic(scratch, (short) 0, (short) 16, (byte) 0);
     }
 
-    short dispatch(byte ins, byte p1, byte p2, byte[] in, short off, short len) {
+    public short dispatch(byte ins, byte p1, byte p2, byte[] in, short off, short len) {
         switch (ins) {
-            case Proto.INS_DEFINE_REGION:
-                requireP1P2(p1, p2, (byte) 0);
-                requireInstalled();
-                requireLength(len, DataArea.ENTRY);
-                area.define(in, off);
-                return 0;
-            case Proto.INS_WRITE_DATA:
-                return writeData(p1, p2, in, off, len);
-            case Proto.INS_READ_DATA:
-                return readData(p1, p2, in, off, len);
             case Proto.INS_LOAD_COMMON_KEY:
-                requireP1P2(p1, p2, (byte) 0);
-                requireInstalled();
+                CardsmithApplet.requireP1P2(p1, p2);
                 return loadCommonKey(in, off, len);
             case Proto.INS_BACKUP:
                 if (p2 != 0 || (p1 != Proto.BACKUP_TYPE_FULL && p1 != Proto.BACKUP_TYPE_DIFF)) {
@@ -144,7 +134,7 @@ final class Backup implements ClearHook {
                 }
                 return beginRestore(p1 == 1, in, off, len);
             case Proto.INS_TRANSFER:
-                requireP1P2(p1, p2, (byte) 0);
+                CardsmithApplet.requireP1P2(p1, p2);
                 if (ses[X_MODE] == M_BACKUP) {
                     requireLength(len, (short) 0);
                     return nextRecord();
@@ -171,25 +161,14 @@ final class Backup implements ClearHook {
         }
     }
 
-    private static void requireP1P2(byte p1, byte p2, byte want) {
-        if (p1 != want || p2 != 0) {
-            ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
-        }
-    }
-
     private static void requireLength(short len, short want) {
         if (len != want) {
             ISOException.throwIt(Proto.SW_WRONG_LENGTH);
         }
     }
 
-    private void requireInstalled() {
-        if (applet.lifecycle() != Proto.LIFECYCLE_INSTALLED) {
-            ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
-        }
-    }
-
-    private boolean sessionOpen() {
+    /** Whether a backup or restore session is open (DataAccess refuses writes meanwhile). */
+    boolean sessionOpen() {
         return ses[X_MODE] != M_NONE;
     }
 
@@ -204,60 +183,19 @@ final class Backup implements ClearHook {
         }
     }
 
-    // ---------------------------------------------------------------- data commands
-
-    private short writeData(byte p1, byte p2, byte[] in, short off, short len) {
-        if (p2 != 0 || (p1 != 0 && p1 != 1)) {
-            ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
-        }
-        if (len < 1 || (p1 == 0 && len < 3) || (p1 == 1 && len != 1)) {
-            ISOException.throwIt(Proto.SW_WRONG_LENGTH);
-        }
-        if (sessionOpen()) {
-            ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
-        }
-        short e = area.require(in[off]);
-        if (p1 == 1) {
-            if ((area.flags(e) & Proto.REGION_FLAG_TOUCHED) != 0) {
-                ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
-            }
-            Tx.begin();
-            area.setFlags(e, (byte) (area.flags(e) & (byte) ~Proto.REGION_FLAG_RESTORED));
-            Tx.commit();
-            return 0;
-        }
-        area.prepareUse(e);
+    /**
+     * DataAccess wrote region data: it no longer equals the last restored backup, so a differential must
+     * not go on top of it.
+     */
+    void dataChanged() {
         if (flag(F_RCHAIN)) {
-            // The data no longer equals the last restored backup: a differential must not go on top.
             Tx.begin();
             setFlag(F_RCHAIN, false);
             Tx.commit();
         }
-        area.write(e, Util.getShort(in, (short) (off + 1)), in, (short) (off + 3), (short) (len - 3));
-        return 0;
     }
 
-    private short readData(byte p1, byte p2, byte[] in, short off, short len) {
-        if (p2 != 0 || (p1 != 0 && p1 != 1)) {
-            ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
-        }
-        byte[] rsp = applet.responseBuffer();
-        if (p1 == 1) {
-            requireLength(len, (short) 0);
-            return area.listRegions(rsp, (short) 0);
-        }
-        requireLength(len, (short) 5);
-        short e = area.require(in[off]);
-        short n = Util.getShort(in, (short) (off + 3));
-        if (n < 0 || n > Proto.RESPONSE_BUFFER_SIZE) {
-            ISOException.throwIt(Proto.SW_WRONG_LENGTH);
-        }
-        if (sessionOpen() && (area.flags(e) & Proto.REGION_FLAG_ZERO_PENDING) != 0) {
-            ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED); // zeroing would change a snapshot
-        }
-        area.prepareUse(e);
-        return area.read(e, Util.getShort(in, (short) (off + 1)), n, rsp, (short) 0);
-    }
+    // ---------------------------------------------------------------- common key, CLEAR, GET INFO
 
     private short loadCommonKey(byte[] in, short off, short len) {
         requireLength(len, (short) (1 + Proto.COMMON_KEY_LENGTH));
@@ -273,21 +211,22 @@ final class Backup implements ClearHook {
     }
 
     /**
-     * CLEAR_BUNDLE: back to the state after install as far as personalisation wrote it: no regions, no
-     * common key. The backup sequence counters stay (they only ever grow, so old backups never replay).
+     * CLEAR_BUNDLE: no session, no common key, no chain: the data area is wiped (DataAccess.clear), so
+     * neither a differential on top of the old chain nor an unfinished restore means anything any more. The
+     * backup sequence counters stay (they only ever grow, so old backups never replay).
      */
-    public void clearPersonalisation() {
+    public void clear() {
+        closeSession();
         Tx.begin();
-        byte[] t = area.regionTable();
-        Tx.fill(t, (short) 0, (short) t.length, (byte) 0);
         Tx.setByte(st, S_KVER, (byte) 0);
-        setFlag(Proto.BACKUP_STATE_COMMON_KEY, false);
+        setFlag((byte) (Proto.BACKUP_STATE_COMMON_KEY | Proto.BACKUP_STATE_CHAIN
+                | Proto.BACKUP_STATE_RESTORE_PENDING | F_RCHAIN), false);
         kCommon.clearKey();
         Tx.commit();
     }
 
     /** The INFO_BACKUP TLV for GET INFO. */
-    short putInfo(byte[] out, short off) {
+    public short putInfo(byte[] out, short off) {
         off = Tlv.putHeader(out, off, Proto.TAG_INFO_BACKUP, (short) 8);
         byte f = (byte) (st[S_FLAGS] & (Proto.BACKUP_STATE_COMMON_KEY | Proto.BACKUP_STATE_CHAIN
                 | Proto.BACKUP_STATE_RESTORE_PENDING));
@@ -526,7 +465,7 @@ final class Backup implements ClearHook {
             cmac.init(kTmp);
             cmac.update(in, w, (short) 32);
             cmac.doFinal(scratch, (short) 48);
-            if (Util.arrayCompare(scratch, (short) 48, in, (short) (w + 32), MAC_LEN) != 0) {
+            if (!Bytes.equalsConstantTime(scratch, (short) 48, in, (short) (w + 32), MAC_LEN)) {
                 kTmp.clearKey();
                 ISOException.throwIt(Proto.SW_WRONG_DATA);
             }
@@ -546,7 +485,7 @@ final class Backup implements ClearHook {
         cmac.updateByte((byte) 'H');
         cmac.update(in, off, H_MAC);
         cmac.doFinal(r, (short) 0);
-        if (Util.arrayCompare(r, (short) 0, in, (short) (off + H_MAC), MAC_LEN) != 0) {
+        if (!Bytes.equalsConstantTime(r, (short) 0, in, (short) (off + H_MAC), MAC_LEN)) {
             ISOException.throwIt(Proto.SW_WRONG_DATA);
         }
         // control information: must repeat the clear header fields; carries the region table
@@ -610,7 +549,7 @@ final class Backup implements ClearHook {
         cmac.update(ses, X_CHAIN, MAC_LEN);
         cmac.update(in, off, mac);
         cmac.doFinal(r, (short) 0);
-        if (Util.arrayCompare(r, (short) 0, in, (short) (off + mac), MAC_LEN) != 0) {
+        if (!Bytes.equalsConstantTime(r, (short) 0, in, (short) (off + mac), MAC_LEN)) {
             ISOException.throwIt(Proto.SW_WRONG_DATA);
         }
         if (last) {
@@ -619,12 +558,12 @@ final class Backup implements ClearHook {
             }
             Util.arrayCopyNonAtomic(in, (short) (off + mac), ses, X_CHAIN, MAC_LEN);
             finalMac(r, (short) 0);
-            if (Util.arrayCompare(r, (short) 0, in, (short) (off + mac + MAC_LEN), MAC_LEN) != 0) {
+            if (!Bytes.equalsConstantTime(r, (short) 0, in, (short) (off + mac + MAC_LEN), MAC_LEN)) {
                 ISOException.throwIt(Proto.SW_WRONG_DATA);
             }
         }
         if (ses[X_MODE] == M_APPLY) {
-            if (last && Util.arrayCompare(r, (short) 0, ses, X_FINAL, MAC_LEN) != 0) {
+            if (last && !Bytes.equalsConstantTime(r, (short) 0, ses, X_FINAL, MAC_LEN)) {
                 ISOException.throwIt(Proto.SW_WRONG_DATA); // not the backup verified in the first pass
             }
             applyPages(in, off, n, iv, ctLen);
@@ -660,7 +599,7 @@ final class Backup implements ClearHook {
      */
     private void checkChain() {
         boolean pending = flag(Proto.BACKUP_STATE_RESTORE_PENDING);
-        if (pending && Util.arrayCompare(ses, X_HASH, st, S_PENDING_HASH, HASH_LEN) == 0) {
+        if (pending && Bytes.equalsConstantTime(ses, X_HASH, st, S_PENDING_HASH, HASH_LEN)) {
             return;
         }
         if (ses[X_TYPE] == Proto.BACKUP_TYPE_FULL) {
@@ -668,7 +607,7 @@ final class Backup implements ClearHook {
         }
         if (pending || !flag(F_RCHAIN)
                 || Util.arrayCompare(ses, X_SRC, st, S_RCHAIN_SRC, (short) 8) != 0
-                || Util.arrayCompare(ses, X_PREV, st, S_RCHAIN_HASH, HASH_LEN) != 0) {
+                || !Bytes.equalsConstantTime(ses, X_PREV, st, S_RCHAIN_HASH, HASH_LEN)) {
             ISOException.throwIt(Proto.SW_WRONG_DATA);
         }
     }
