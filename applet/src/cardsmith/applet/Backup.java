@@ -324,7 +324,25 @@ final class Backup implements Capability {
             Util.arrayFillNonAtomic(h, H_PREV, HASH_LEN, (byte) 0);
         }
         deriveSessionKeys(kUnique, id, (short) 0, h, H_SEQ);
+        sealHeader(h, type);
 
+        Util.arrayFillNonAtomic(ses, (short) 0, X_SIZE, (byte) 0);
+        ses[X_TYPE] = type;
+        Util.setShort(ses, X_RECS, recs);
+        Util.setShort(ses, X_PAGES, pages);
+        Util.arrayCopyNonAtomic(h, H_SEQ, ses, X_SEQ, (short) 4);
+        Util.arrayCopyNonAtomic(h, H_MAC, ses, X_CHAIN, MAC_LEN);
+        Util.arrayCopyNonAtomic(h, H_MAC, ses, X_HMAC, MAC_LEN);
+        ses[X_MODE] = M_BACKUP;
+        return Proto.BACKUP_HEADER_LENGTH;
+    }
+
+    /**
+     * Completes header h (clear fields written): the wrapped unique key, the encrypted control information
+     * and the header MAC.
+     */
+    private void sealHeader(byte[] h, byte type) {
+        byte[] id = applet.cardId();
         // wrapped unique key: IV, E_wenc(K_unique), CMAC_wmac(IV || ciphertext)
         wrapKey(L_WENC, st[S_KVER], id, (short) 0);
         random(h, H_WRAP, (short) 16);
@@ -352,16 +370,6 @@ final class Backup implements Capability {
         cmac.updateByte((byte) 'H');
         cmac.update(h, (short) 0, H_MAC);
         cmac.doFinal(h, H_MAC);
-
-        Util.arrayFillNonAtomic(ses, (short) 0, X_SIZE, (byte) 0);
-        ses[X_TYPE] = type;
-        Util.setShort(ses, X_RECS, recs);
-        Util.setShort(ses, X_PAGES, pages);
-        Util.arrayCopyNonAtomic(h, H_SEQ, ses, X_SEQ, (short) 4);
-        Util.arrayCopyNonAtomic(h, H_MAC, ses, X_CHAIN, MAC_LEN);
-        Util.arrayCopyNonAtomic(h, H_MAC, ses, X_HMAC, MAC_LEN);
-        ses[X_MODE] = M_BACKUP;
-        return Proto.BACKUP_HEADER_LENGTH;
     }
 
     /** TRANSFER in a backup session: the next record (and the final MAC after the last). */

@@ -30,7 +30,10 @@ final class Restore {
         scratch = backup.scratch;
     }
 
-
+    /**
+     * RESTORE: checks the card id (or the appended target id, the family key version and the wrapped key
+     * of the source card), the header MAC and the control information, then opens the verify pass.
+     */
     short begin(boolean other, byte[] in, short off, short len) {
         if (b.sessionOpen()) {
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
@@ -58,29 +61,40 @@ final class Restore {
         }
         AESKey unique = b.kUnique;
         if (other) {
-            if (!b.flag(Proto.BACKUP_STATE_COMMON_KEY) || in[(short) (off + H_KVER)] != st[S_KVER]) {
-                ISOException.throwIt(Proto.SW_WRONG_DATA); // another family or key version
-            }
-            short w = (short) (off + H_WRAP);
-            b.wrapKey(L_WMAC, st[S_KVER], in, (short) (off + H_CARD));
-            cmac.init(b.kTmp);
-            cmac.update(in, w, (short) 32);
-            cmac.doFinal(scratch, (short) 48);
-            if (!Bytes.equalsConstantTime(scratch, (short) 48, in, (short) (w + 32), MAC_LEN)) {
-                b.kTmp.clearKey();
-                ISOException.throwIt(Proto.SW_WRONG_DATA);
-            }
-            b.wrapKey(L_WENC, st[S_KVER], in, (short) (off + H_CARD));
-            b.cbc(b.kTmp, Cipher.MODE_DECRYPT, in, w, (short) (w + 16), (short) 16, scratch, (short) 48);
-            b.kTmp.setKey(scratch, (short) 48);
-            Util.arrayFillNonAtomic(scratch, (short) 48, (short) 16, (byte) 0);
-            unique = b.kTmp;
+            unique = unwrapSourceKey(in, off);
         } else if (Util.arrayCompare(in, (short) (off + H_CARD), id, (short) 0, (short) 8) != 0) {
             ISOException.throwIt(Proto.SW_WRONG_DATA); // a backup of another card
         }
         b.deriveSessionKeys(unique, in, (short) (off + H_CARD), in, (short) (off + H_SEQ));
         b.kTmp.clearKey();
+        checkHeaderMacAndControl(in, off, type);
+        open(in, off, type, recs, pages);
+        return 0;
+    }
 
+    /** Another card's backup: its unique key, unwrapped with the common key into kTmp (6A80 if foreign). */
+    private AESKey unwrapSourceKey(byte[] in, short off) {
+        if (!b.flag(Proto.BACKUP_STATE_COMMON_KEY) || in[(short) (off + H_KVER)] != st[S_KVER]) {
+            ISOException.throwIt(Proto.SW_WRONG_DATA); // another family or key version
+        }
+        short w = (short) (off + H_WRAP);
+        b.wrapKey(L_WMAC, st[S_KVER], in, (short) (off + H_CARD));
+        cmac.init(b.kTmp);
+        cmac.update(in, w, (short) 32);
+        cmac.doFinal(scratch, (short) 48);
+        if (!Bytes.equalsConstantTime(scratch, (short) 48, in, (short) (w + 32), MAC_LEN)) {
+            b.kTmp.clearKey();
+            ISOException.throwIt(Proto.SW_WRONG_DATA);
+        }
+        b.wrapKey(L_WENC, st[S_KVER], in, (short) (off + H_CARD));
+        b.cbc(b.kTmp, Cipher.MODE_DECRYPT, in, w, (short) (w + 16), (short) 16, scratch, (short) 48);
+        b.kTmp.setKey(scratch, (short) 48);
+        Util.arrayFillNonAtomic(scratch, (short) 48, (short) 16, (byte) 0);
+        return b.kTmp;
+    }
+
+    /** The header MAC under the session keys; the control information must repeat the clear fields. */
+    private void checkHeaderMacAndControl(byte[] in, short off, short type) {
         byte[] r = applet.responseBuffer();
         cmac.init(b.kMac);
         cmac.updateByte((byte) 'H');
@@ -98,6 +112,11 @@ final class Restore {
                 || Util.arrayCompare(r, (short) 15, in, (short) (off + H_PREV), HASH_LEN) != 0) {
             ISOException.throwIt(Proto.SW_WRONG_DATA);
         }
+    }
+
+    /** Opens the verify pass (the decrypted control information is in the response buffer). */
+    private void open(byte[] in, short off, short type, short recs, short pages) {
+        byte[] r = applet.responseBuffer();
         boolean adopt = area.regionCount() == 0;
         if (!adopt && !area.sameLayout(r, (short) 48)) {
             ISOException.throwIt(Proto.SW_WRONG_DATA); // the region tables differ
@@ -114,7 +133,6 @@ final class Restore {
         Util.arrayCopyNonAtomic(in, (short) (off + H_MAC), ses, X_HMAC, MAC_LEN);
         Util.arrayCopyNonAtomic(in, (short) (off + H_MAC), ses, X_CHAIN, MAC_LEN);
         ses[X_MODE] = M_VERIFY;
-        return 0;
     }
 
     /** TRANSFER in a restore session: checks one record; in the apply pass, also writes its pages. */
@@ -136,6 +154,24 @@ final class Restore {
                 || (short) (Util.getShort(ses, X_DONE) + n) > Util.getShort(ses, X_PAGES)) {
             ISOException.throwIt(Proto.SW_WRONG_DATA);
         }
+        short next = checkPages(in, off, n);
+        checkMacs(in, off, n, mac, last);
+        byte[] r = applet.responseBuffer();
+        if (ses[X_MODE] == M_APPLY) {
+            if (last && !Bytes.equalsConstantTime(r, (short) 0, ses, X_FINAL, MAC_LEN)) {
+                ISOException.throwIt(Proto.SW_WRONG_DATA); // not the backup verified in the first pass
+            }
+            applyPages(in, off, n, iv, ctLen);
+        }
+        Util.arrayCopyNonAtomic(in, (short) (off + mac), ses, X_CHAIN, MAC_LEN);
+        Util.setShort(ses, X_NEXT_PAGE, next);
+        Util.setShort(ses, X_DONE, (short) (Util.getShort(ses, X_DONE) + n));
+        Util.setShort(ses, X_REC, (short) (rec + 1));
+        return step(last);
+    }
+
+    /** The record's page indices, ascending across the restore and inside the area; returns the next. */
+    private short checkPages(byte[] in, short off, short n) {
         short next = Util.getShort(ses, X_NEXT_PAGE);
         for (short i = 0; i < n; i++) {
             short p = Util.getShort(in, (short) (off + 4 + 2 * i));
@@ -144,6 +180,14 @@ final class Restore {
             }
             next = (short) (p + 1);
         }
+        return next;
+    }
+
+    /**
+     * The record MAC (chained to the previous one) and, after the last record, the final MAC, which is left
+     * in the response buffer at 0.
+     */
+    private void checkMacs(byte[] in, short off, short n, short mac, boolean last) {
         byte[] r = applet.responseBuffer();
         cmac.init(b.kMac);
         cmac.updateByte((byte) 'R');
@@ -163,16 +207,14 @@ final class Restore {
                 ISOException.throwIt(Proto.SW_WRONG_DATA);
             }
         }
-        if (ses[X_MODE] == M_APPLY) {
-            if (last && !Bytes.equalsConstantTime(r, (short) 0, ses, X_FINAL, MAC_LEN)) {
-                ISOException.throwIt(Proto.SW_WRONG_DATA); // not the backup verified in the first pass
-            }
-            applyPages(in, off, n, iv, ctLen);
-        }
-        Util.arrayCopyNonAtomic(in, (short) (off + mac), ses, X_CHAIN, MAC_LEN);
-        Util.setShort(ses, X_NEXT_PAGE, next);
-        Util.setShort(ses, X_DONE, (short) (Util.getShort(ses, X_DONE) + n));
-        Util.setShort(ses, X_REC, (short) (rec + 1));
+    }
+
+    /**
+     * TRANSFER's answer after an accepted record; the end of the verify pass checks the chain and opens
+     * the apply pass.
+     */
+    private short step(boolean last) {
+        byte[] r = applet.responseBuffer();
         if (!last) {
             r[0] = Proto.RESTORE_STEP_MORE;
             return 1;
