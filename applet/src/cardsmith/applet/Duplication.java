@@ -103,11 +103,11 @@ final class Duplication implements Capability {
                     putSlot(p1, p2, in, inOff, inLen);
                     return 0;
                 case Proto.INS_CLEAR_HOLDER_KEYS:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     clearHolderKeys();
                     return 0;
                 case Proto.INS_LOCK_KEY_GROUP:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     pin.require();
                     if (st[ST_LOCKED] == 0) {
                         Tx.begin();
@@ -117,10 +117,10 @@ final class Duplication implements Capability {
                     }
                     return 0;
                 case Proto.INS_GENERATE_KEY_PAIR:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     return generate();
                 case Proto.INS_GET_PUBLIC_KEY:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     if (st[ST_ROLE] == Proto.ROLE_NONE || st[ST_HAS_PUBLIC] == 0) {
                         ISOException.throwIt(Proto.SW_DATA_NOT_FOUND);
                     }
@@ -128,19 +128,19 @@ final class Duplication implements Capability {
                 case Proto.INS_EXPORT_KEY:
                     return export(p1, p2, in, inOff, inLen);
                 case Proto.INS_IMPORT_KEY:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     return importKey(in, inOff, inLen);
                 case Proto.INS_CONFIRM_EXPORT:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     confirm(in, inOff, inLen);
                     return 0;
                 case Proto.INS_DECRYPT:
                     return decrypt(p1, p2, in, inOff, inLen);
                 case Proto.INS_REENCRYPT_FOR_PEER:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     return reencrypt(in, inOff, inLen);
                 case Proto.INS_DUPLICATION_STATUS:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     return status();
                 default:
                     ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
@@ -149,10 +149,6 @@ final class Duplication implements Capability {
         } finally {
             Util.arrayFillNonAtomic(w, (short) 0, W_SIZE, (byte) 0); // no secret outlives the command
         }
-    }
-
-    private static void noParams(byte p1, byte p2) {
-        CardsmithApplet.requireP1P2(p1, p2);
     }
 
     /**
