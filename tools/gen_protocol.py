@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from cardsmith.protocol import Protocol, parse  # noqa: E402
+from cardsmith.protocol import Instruction, Protocol, parse  # noqa: E402
 
 SPEC = ROOT / "host" / "cardsmith" / "protocol" / "protocol.toml"
 JAVA = ROOT / "applet" / "src" / "cardsmith" / "applet" / "Proto.java"
@@ -58,6 +58,7 @@ def java_source(p: Protocol) -> str:
     for name, value in p.constants.items():
         jtype = p.constant_types[name]
         lines.append(f"    public static final {jtype} {name} = ({jtype}) 0x{value:X};")
+    lines += _dispatch_table(p)
     lines += ["", "    private Proto() {", "    }", "}", ""]
     return "\n".join(lines)
 
@@ -101,6 +102,49 @@ def python_source(p: Protocol) -> str:
         lines += [f"#: {p.constant_docs[name]}", f"{name}: Final = {shown}"]
     lines.append("")
     return "\n".join(lines)
+
+
+def _lifecycle(ins: Instruction) -> str:
+    """The instruction's lifecycle condition: "installed" or "any"."""
+    value = ins.lifecycle
+    if value not in ("installed", "any"):
+        raise SystemExit(f"{ins.name}: lifecycle must be \"installed\" or \"any\", not {value!r}")
+    return value
+
+
+def _dispatch_table(p: Protocol) -> list[str]:
+    """CAPABILITY_* indices (one per distinct capability, in order of first appearance) and ROUTES: per
+    INS, ascending, three bytes INS, capability index, ROUTE_* flags. The applet's dispatcher scans it."""
+    caps: list[str] = []
+    for ins in p.instructions.values():
+        if ins.capability not in caps:
+            caps.append(ins.capability)
+    lines = [""]
+    for i, cap in enumerate(caps):
+        lines.append(f"    public static final byte CAPABILITY_{cap.upper()} = (byte) {i};")
+    lines += [
+        f"    public static final short CAPABILITY_COUNT = (short) {len(caps)};",
+        "",
+        "    /** ROUTES flag: the command carries CLA_ISO (else CLA_PROPRIETARY). */",
+        "    public static final byte ROUTE_CLA_ISO = (byte) 0x01;",
+        "    /** ROUTES flag: refused with SW_CONDITIONS_NOT_SATISFIED unless the lifecycle is INSTALLED. */",
+        "    public static final byte ROUTE_INSTALLED = (byte) 0x02;",
+        "    public static final short ROUTE_ENTRY = (short) 3;",
+        "    /** Dispatch table: per instruction INS, CAPABILITY_* index, ROUTE_* flags. */",
+        "    static final byte[] ROUTES = {",
+    ]
+    for ins in sorted(p.instructions.values(), key=lambda i: i.code):
+        flags = []
+        if ins.cla == "iso":
+            flags.append("ROUTE_CLA_ISO")
+        if _lifecycle(ins) == "installed":
+            flags.append("ROUTE_INSTALLED")
+        flag_expr = " | ".join(flags) if flags else "0"
+        if len(flags) > 1:
+            flag_expr = f"(byte) ({flag_expr})"
+        lines.append(f"        INS_{ins.name}, CAPABILITY_{ins.capability.upper()}, {flag_expr},")
+    lines.append("    };")
+    return lines
 
 
 def _cell(text: str) -> str:

@@ -66,10 +66,6 @@ final class Tx {
         dst[off] = value;
     }
 
-    static void setShortAt(short[] dst, short index, short value) {
-        dst[index] = value;
-    }
-
     /** Fills dst[off..off+len) with value, inside the transaction (Util.arrayFillNonAtomic is not). */
     static void fill(byte[] dst, short off, short len, byte value) {
         short end = (short) (off + len);

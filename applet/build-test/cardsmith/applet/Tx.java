@@ -58,12 +58,8 @@ final class Tx {
     static void rollback() {
         for (int i = JOURNAL.size() - 1; i >= 0; i--) {
             Object[] e = JOURNAL.get(i);
-            if (e[0] instanceof byte[]) {
-                byte[] old = (byte[]) e[2];
-                System.arraycopy(old, 0, (byte[]) e[0], (Integer) e[1], old.length);
-            } else {
-                ((short[]) e[0])[(Integer) e[1]] = (Short) e[2];
-            }
+            byte[] old = (byte[]) e[2];
+            System.arraycopy(old, 0, (byte[]) e[0], (Integer) e[1], old.length);
         }
         JOURNAL.clear();
     }
@@ -90,13 +86,6 @@ final class Tx {
     static void setByte(byte[] dst, short off, byte value) {
         journal(dst, off, (short) 1);
         dst[off] = value;
-    }
-
-    static void setShortAt(short[] dst, short index, short value) {
-        if (JCSystem.getTransactionDepth() != 0) {
-            JOURNAL.add(new Object[] {dst, Integer.valueOf(index), Short.valueOf(dst[index])});
-        }
-        dst[index] = value;
     }
 
     static void fill(byte[] dst, short off, short len, byte value) {

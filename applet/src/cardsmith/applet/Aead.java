@@ -8,7 +8,7 @@ import javacard.security.KeyBuilder;
 import javacardx.crypto.Cipher;
 
 /**
- * The DESIGN.md section 5 construction: AES-256-CBC with an IV, then AES-CMAC over header || IV ||
+ * The duplication blobs' construction (docs/duplication.md, "Cryptography"): AES-256-CBC with an IV, then AES-CMAC over header || IV ||
  * ciphertext (encrypt-then-MAC), with the encryption and MAC keys derived from one 32-byte key by Kdf
  * (labels LABEL_ENC / LABEL_MAC, a short context). Blob layout: header || IV (16) || ciphertext || tag (16).
  * Plaintext is padded with ISO/IEC 9797-1 method 2 (80 00..) to whole blocks.
@@ -89,12 +89,7 @@ final class Aead {
         keys(master, mOff, ctx, ctxOff, ctxLen);
         short macLen = (short) (len - TAG_LENGTH);
         cmac.mac(k, (short) 32, buf, off, macLen, k, (short) 64);
-        // constant-time comparison
-        byte diff = 0;
-        for (short i = 0; i < TAG_LENGTH; i++) {
-            diff |= (byte) (k[(short) (64 + i)] ^ buf[(short) (off + macLen + i)]);
-        }
-        if (diff != 0) {
+        if (!Bytes.equalsConstantTime(k, (short) 64, buf, (short) (off + macLen), TAG_LENGTH)) {
             clear();
             ISOException.throwIt(Proto.SW_WRONG_DATA);
         }

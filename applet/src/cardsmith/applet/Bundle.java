@@ -12,9 +12,10 @@ import javacard.security.KeyBuilder;
 import javacardx.crypto.Cipher;
 
 /**
- * Self-issuance (docs/self-issuance.md): a bundle of personalisation commands, protected end to end by the
+ * Capability "issuance", self-issuance (docs/self-issuance.md): a bundle of personalisation commands, protected end to end by the
  * data preparer, is written into the bundle store (PUT_BUNDLE), checked whole, and run by one START_BUNDLE
- * through the applet's own dispatcher. Progress is committed per checkpoint unit in the same transaction as
+ * through the applet's own dispatcher (CardsmithApplet.execute, the same table and lifecycle checks as a
+ * terminal's command). CLEAR_BUNDLE clears every capability (CardsmithApplet.clearAll), this one last. Progress is committed per checkpoint unit in the same transaction as
  * the unit's effects, so an interrupted or failed run resumes at the start of the unit it stopped in.
  *
  * <p>Envelope: type(1) version(1) cardId(8, zero = any card) sequence(4) ctLen(2) | IV(16) | ct | MAC(16),
@@ -23,7 +24,7 @@ import javacardx.crypto.Cipher;
  * Plaintext: count(2) cpCount(1) checkpoints(2 each, ascending, 2..count) then count commands
  * INS(1) P1(1) P2(1) Lc(2) data(Lc).
  */
-final class Bundle {
+final class Bundle implements Capability {
     private static final short HDR = Proto.ENVELOPE_HEADER_LENGTH;
     private static final short IV = 16;
     private static final short MAC = 16;
@@ -63,13 +64,11 @@ final class Bundle {
     private final AESKey base128;
     private final AESKey base256;
     private final Cmac cmac;
+    private final Kdf256 kdf;
     /** Transient scratch: KDF input/output and MACs. */
     private final byte[] tmp;
     /** Transient: [0] != 0 while START runs (inner commands may not re-enter self-issuance). */
     private final byte[] running;
-    /** What CLEAR resets besides the data-area pages (ClearHook), registered at install. */
-    private final Object[] hooks;
-    private static final short MAX_HOOKS = 8;
 
     Bundle(CardsmithApplet applet, short size, byte[] params, short off, short len) {
         if (size < 64 || size > Proto.MAX_BUNDLE_SIZE) {
@@ -85,15 +84,15 @@ final class Bundle {
         base128 = (AESKey) KeyBuilder.buildKey(KeyBuilder.TYPE_AES, KeyBuilder.LENGTH_AES_128, false);
         base256 = (AESKey) KeyBuilder.buildKey(KeyBuilder.TYPE_AES, KeyBuilder.LENGTH_AES_256, false);
         cmac = new Cmac(applet.algorithms());
+        kdf = new Kdf256(cmac);
         tmp = JCSystem.makeTransientByteArray((short) 64, JCSystem.CLEAR_ON_DESELECT);
         running = JCSystem.makeTransientByteArray((short) 1, JCSystem.CLEAR_ON_DESELECT);
-        hooks = new Object[MAX_HOOKS];
-        short keyOff = findParam(params, off, len, Proto.TAG_INSTALL_PERSO_KEY);
+        short keyOff = InstallParams.find(params, off, len, Proto.TAG_INSTALL_PERSO_KEY);
         try {
             if (keyOff < 0) {
                 deriveInto((short) 0, DEV_KEY, (short) 0, (short) 16);
             } else {
-                short keyLen = (short) (params[(short) (keyOff - 1)] & 0xFF);
+                short keyLen = InstallParams.length(params, keyOff);
                 if (keyLen != 16 && keyLen != 32) {
                     ISOException.throwIt(ISO7816.SW_WRONG_DATA);
                 }
@@ -107,36 +106,12 @@ final class Bundle {
         }
     }
 
-    /** Offset of the value of tag in the install parameters, or -1. */
-    private static short findParam(byte[] buf, short off, short len, byte tag) {
-        short end = (short) (off + len);
-        while ((short) (off + 2) <= end) {
-            short l = (short) (buf[(short) (off + 1)] & 0xFF);
-            if (buf[off] == tag && (short) (off + 2 + l) <= end) {
-                return (short) (off + 2);
-            }
-            off = (short) (off + 2 + l);
-        }
-        return -1;
+    /** Whether ins is one of self-issuance's own commands (these cannot be inner commands). */
+    private static boolean owns(byte ins) {
+        return CardsmithApplet.capabilityOf(ins) == Proto.CAPABILITY_ISSUANCE;
     }
 
-    /** Registers what CLEAR must reset; at install only (6A84 beyond MAX_HOOKS). */
-    void addClearHook(ClearHook hook) {
-        for (short i = 0; i < MAX_HOOKS; i++) {
-            if (hooks[i] == null) {
-                hooks[i] = hook;
-                return;
-            }
-        }
-        ISOException.throwIt(Proto.SW_NOT_ENOUGH_MEMORY);
-    }
-
-    /** Whether ins belongs to self-issuance (these cannot be inner commands). */
-    static boolean owns(byte ins) {
-        return ins >= (byte) 0x72 && ins <= (byte) 0x7E;
-    }
-
-    short dispatch(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
+    public     short dispatch(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
         if (running[0] != 0) {
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED); // no self-issuance inside a bundle
         }
@@ -151,7 +126,7 @@ final class Bundle {
                 return status();
             case Proto.INS_CLEAR_BUNDLE:
                 CardsmithApplet.requireP1P2(p1, p2);
-                clear();
+                applet.clearAll(); // every capability, this one's clear() last
                 return 0;
             case Proto.INS_SET_PERSO_KEY:
                 CardsmithApplet.requireP1P2(p1, p2);
@@ -171,19 +146,12 @@ final class Bundle {
         return s == Proto.BUNDLE_RUNNING || s == Proto.BUNDLE_FAILED;
     }
 
-    private void requireInstalled() {
-        if (applet.lifecycle() != Proto.LIFECYCLE_INSTALLED) {
-            ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
-        }
-    }
-
     // ------------------------------------------------------------------ PUT BUNDLE
 
     private short put(byte p1, byte p2, byte[] in, short inOff, short inLen) {
         if ((p1 != 0 && p1 != (byte) 0x80) || p2 != 0) {
             ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
         }
-        requireInstalled();
         if (inLen < 2) {
             ISOException.throwIt(Proto.SW_WRONG_LENGTH);
         }
@@ -317,11 +285,7 @@ final class Bundle {
         }
         short macOff = (short) (off + total - MAC);
         mac(macKey, buf, off, (short) (total - MAC), tmp, (short) 16);
-        byte diff = 0;
-        for (short i = 0; i < MAC; i++) {
-            diff |= (byte) (tmp[(short) (16 + i)] ^ buf[(short) (macOff + i)]);
-        }
-        if (diff != 0) {
+        if (!Bytes.equalsConstantTime(tmp, (short) 16, buf, macOff, MAC)) {
             return -1;
         }
         Util.arrayCopyNonAtomic(buf, (short) (off + H_SEQ), tmp, (short) 0, (short) 4);
@@ -390,7 +354,10 @@ final class Bundle {
     private short start() {
         byte s = statusByte();
         if (s == Proto.BUNDLE_READY) {
-            requireInstalled();
+            // a fresh run needs INSTALLED; resuming one does not (a state-dependent condition: not the table's)
+            if (applet.lifecycle() != Proto.LIFECYCLE_INSTALLED) {
+                ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
+            }
         } else if (s != Proto.BUNDLE_RUNNING && s != Proto.BUNDLE_FAILED) {
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED); // nothing to run, or consumed (DONE)
         }
@@ -417,7 +384,7 @@ final class Bundle {
                     for (; k <= unitEnd; k++) {
                         Faults.point();
                         short lc = Util.getShort(store, (short) (off + 3));
-                        applet.dispatch(store[off], store[(short) (off + 1)], store[(short) (off + 2)], store,
+                        applet.execute(store[off], store[(short) (off + 1)], store[(short) (off + 2)], store,
                                 (short) (off + CMD_HDR), lc);
                         off = (short) (off + CMD_HDR + lc);
                     }
@@ -506,24 +473,13 @@ final class Bundle {
     }
 
     /**
-     * Blank again: the data area (pages and dirty bits), every registered ClearHook and the bundle store
-     * are wiped first (idempotent,
-     * so a power loss half way leaves the status as it was and CLEAR is simply sent again), then the
-     * status goes to EMPTY. The last consumed sequence and the key stay.
+     * This capability's part of CLEAR_BUNDLE (CardsmithApplet.clearAll calls it after every other
+     * capability's): the store is wiped, then the status goes to EMPTY in one transaction. A power loss
+     * before that commit leaves the old status, and CLEAR is simply sent again. The last consumed
+     * sequence number stays (an old bundle can never be replayed) and so does the personalisation key
+     * with its generation (SET_PERSO_KEY is its only way to change).
      */
-    private void clear() {
-        requireInstalled();
-        DataArea area = applet.dataArea();
-        for (short p = 0; p < area.pageCount(); p++) {
-            Util.arrayFillNonAtomic(area.segmentOf(p), area.offsetOf(p), area.pageSize(), (byte) 0);
-        }
-        byte[] dirty = area.dirtyBits();
-        Util.arrayFillNonAtomic(dirty, (short) 0, (short) dirty.length, (byte) 0);
-        for (short i = 0; i < MAX_HOOKS; i++) {
-            if (hooks[i] != null) {
-                ((ClearHook) hooks[i]).clearPersonalisation();
-            }
-        }
+    public void clear() {
         Faults.point();
         Util.arrayFillNonAtomic(store, (short) 0, (short) store.length, (byte) 0);
         Tx.begin();
@@ -537,8 +493,12 @@ final class Bundle {
         Tx.commit();
     }
 
+    /** Self-issuance's state is in BUNDLE_STATUS: nothing for GET INFO. */
+    public short putInfo(byte[] out, short off) {
+        return off;
+    }
+
     private short setKey(byte[] in, short inOff, short inLen) {
-        requireInstalled();
         if (partiallyApplied()) {
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
         }
@@ -575,22 +535,16 @@ final class Bundle {
     }
 
     /**
-     * Derives the encryption and MAC keys of slot from the personalisation key k (16 or 32 bytes):
-     * K_x = CMAC(k, 00*11 || const || 00 || 0100 || 01) || CMAC(k, ... || 02), 256 bits each.
+     * Derives the encryption and MAC keys of slot from the personalisation key k (16 or 32 bytes) with
+     * Kdf256 (SP 800-108, labels KDF_BUNDLE_ENC and KDF_BUNDLE_MAC, no context), 256 bits each.
      */
     private void deriveInto(short slot, byte[] k, short kOff, short kLen) {
         AESKey base = kLen == 16 ? base128 : base256;
         base.setKey(k, kOff);
-        for (short which = 0; which < 2; which++) {
-            for (short i = 0; i < 2; i++) {
-                Util.arrayFillNonAtomic(tmp, (short) 0, (short) 16, (byte) 0);
-                tmp[11] = which == 0 ? Proto.KDF_BUNDLE_ENC : Proto.KDF_BUNDLE_MAC;
-                tmp[13] = 1; // L = 0x0100 = 256 bits
-                tmp[15] = (byte) (i + 1);
-                mac(base, tmp, (short) 0, (short) 16, tmp, (short) (16 + i * 16));
-            }
-            keys[(short) (slot * 2 + which)].setKey(tmp, (short) 16);
-        }
+        kdf.derive(base, Proto.KDF_BUNDLE_ENC, null, (short) 0, (short) 0, tmp, (short) 16);
+        keys[(short) (slot * 2)].setKey(tmp, (short) 16);
+        kdf.derive(base, Proto.KDF_BUNDLE_MAC, null, (short) 0, (short) 0, tmp, (short) 16);
+        keys[(short) (slot * 2 + 1)].setKey(tmp, (short) 16);
         Util.arrayFillNonAtomic(tmp, (short) 0, (short) 48, (byte) 0);
         base.clearKey();
     }

@@ -12,15 +12,18 @@ import javacard.security.CryptoException;
 import javacardx.apdu.ExtendedLength;
 
 /**
- * The cardsmith applet: transport plumbing (command chaining, GET RESPONSE, extended length) and the
- * dispatcher that every capability plugs into.
+ * The cardsmith applet: transport plumbing (command chaining, GET RESPONSE, extended length), the
+ * dispatcher that every capability plugs into, and capability "core" (GET INFO, ECHO,
+ * CLOSE_PERSONALISATION, the lifecycle state).
  *
- * <p>Every command, whether it came from the terminal or from a stored bundle, goes through
- * {@link #dispatch}: handlers read their input from a buffer, write their output into
- * {@link #rsp} and return its length, and refuse with an ISOException. The transport layer in
- * {@link #process} turns that into APDU responses.
+ * <p>The capabilities are one array, {@link #caps}, indexed by Proto.CAPABILITY_* and made at install.
+ * Every command, whether it came from the terminal or from a stored bundle, goes through {@link #execute}:
+ * it looks the INS up in the generated table Proto.ROUTES (unknown: 6D00), checks the lifecycle condition
+ * (6985) and calls the capability's dispatch. The CLA (6E00) is checked from the same table in
+ * {@link #process}, before any command data is received. Handlers read their input from a buffer, write
+ * their output into {@link #rsp} and return its length, and refuse with an ISOException.
  */
-public final class CardsmithApplet extends Applet implements ExtendedLength {
+public final class CardsmithApplet extends Applet implements ExtendedLength, Capability {
 
     // io[] slots (transient, cleared on deselect)
     private static final short IO_CHAIN_LEN = 0; // bytes of a command chain received so far
@@ -40,10 +43,9 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     private static final short STATE_SIZE = 1;
     private final DataArea dataArea;
     private final Algorithms algorithms;
-    private final Backup backup;
-    private final Bundle bundle;
     private final HolderPin holderPin;
-    private final Duplication duplication;
+    /** Every capability, indexed by Proto.CAPABILITY_* (this applet is CAPABILITY_CORE). */
+    private final Capability[] caps;
 
     /** Reassembled command data (chained or extended). */
     private final byte[] cmd;
@@ -79,13 +81,17 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         algorithms.random().generateData(cardId, (short) 0, Proto.CARD_ID_LENGTH);
         state = new byte[STATE_SIZE];
         state[STATE_LIFECYCLE] = Proto.LIFECYCLE_INSTALLED;
-        backup = new Backup(this);
+        holderPin = new HolderPin(this);
+        caps = new Capability[Proto.CAPABILITY_COUNT];
+        caps[Proto.CAPABILITY_CORE] = this;
+        caps[Proto.CAPABILITY_TEST] = new FaultCommand();
+        Backup backup = new Backup(this);
+        caps[Proto.CAPABILITY_BACKUP] = backup;
+        caps[Proto.CAPABILITY_DATA] = new DataAccess(this, backup);
+        caps[Proto.CAPABILITY_DUPLICATION] = new Duplication(this, holderPin);
         short bundleSize = InstallParams.findShort(bArray, off, paramLen, Proto.TAG_INSTALL_BUNDLE_SIZE,
                 Proto.DEFAULT_BUNDLE_SIZE);
-        bundle = new Bundle(this, bundleSize, bArray, off, paramLen);
-        bundle.addClearHook(backup);
-        holderPin = new HolderPin(this);
-        duplication = new Duplication(this, holderPin);
+        caps[Proto.CAPABILITY_ISSUANCE] = new Bundle(this, bundleSize, bArray, off, paramLen);
     }
 
     public void deselect() {
@@ -105,20 +111,27 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
             return;
         }
         byte[] buf = apdu.getBuffer();
-        byte cla = buf[ISO7816.OFFSET_CLA];
+        byte claByte = buf[ISO7816.OFFSET_CLA];
         byte ins = buf[ISO7816.OFFSET_INS];
-        if ((cla & 0x0C) != 0) {
+        if ((claByte & 0x0C) != 0) {
             ISOException.throwIt(Proto.SW_SECURE_MESSAGING_NOT_SUPPORTED);
         }
-        byte baseCla = (byte) (cla & (byte) 0xE0);
-        boolean chained = (cla & Proto.CLA_CHAIN_BIT) != 0;
+        byte baseCla = (byte) (claByte & (byte) 0xE0);
+        boolean chained = (claByte & Proto.CLA_CHAIN_BIT) != 0;
 
         if (ins == Proto.INS_GET_RESPONSE && baseCla == Proto.CLA_ISO && !chained) {
             getResponse(apdu);
             return;
         }
         io[IO_RSP_LEN] = 0; // any other command drops what was left of the previous response
-        if (baseCla != claFor(ins)) {
+        short route = findRoute(ins);
+        if (route < 0) {
+            abortChain();
+            ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
+        }
+        byte cla = (Proto.ROUTES[(short) (route + 2)] & Proto.ROUTE_CLA_ISO) != 0 ? Proto.CLA_ISO
+                : Proto.CLA_PROPRIETARY;
+        if (baseCla != cla) {
             abortChain();
             ISOException.throwIt(Proto.SW_CLA_NOT_SUPPORTED);
         }
@@ -139,22 +152,27 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         io[IO_CHAIN_LEN] = 0;
         io[IO_CHAIN_P2] = -1;
 
-        short out = dispatchGuarded(ins, buf[ISO7816.OFFSET_P1], buf[ISO7816.OFFSET_P2], cmd, (short) 0, len);
+        short out = executeGuarded(route, buf[ISO7816.OFFSET_P1], buf[ISO7816.OFFSET_P2], cmd, (short) 0, len);
         io[IO_RSP_OFF] = 0;
         io[IO_RSP_LEN] = out;
         sendPending(apdu);
     }
 
-    /** CLA a command must carry: ISO inter-industry for ISO instructions, proprietary otherwise. */
-    private static byte claFor(byte ins) {
-        switch (ins) {
-            case (byte) 0x20: // VERIFY
-            case (byte) 0x24: // CHANGE REFERENCE DATA
-            case (byte) 0x2C: // RESET RETRY COUNTER
-                return Proto.CLA_ISO;
-            default:
-                return Proto.CLA_PROPRIETARY;
+    /** Offset of ins's entry in Proto.ROUTES, or -1 for an instruction the protocol does not have. */
+    private static short findRoute(byte ins) {
+        byte[] routes = Proto.ROUTES;
+        for (short r = 0; r < (short) routes.length; r += Proto.ROUTE_ENTRY) {
+            if (routes[r] == ins) {
+                return r;
+            }
         }
+        return -1;
+    }
+
+    /** The Proto.CAPABILITY_* index of ins, or -1 for an instruction the protocol does not have. */
+    static short capabilityOf(byte ins) {
+        short r = findRoute(ins);
+        return r < 0 ? -1 : Proto.ROUTES[(short) (r + 1)];
     }
 
     private void abortChain() {
@@ -211,10 +229,10 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         }
     }
 
-    /** dispatch, with platform exceptions turned into the protocol's status words. */
-    private short dispatchGuarded(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
+    /** run, with platform exceptions turned into the protocol's status words. */
+    private short executeGuarded(short route, byte p1, byte p2, byte[] in, short inOff, short inLen) {
         try {
-            return dispatch(ins, p1, p2, in, inOff, inLen);
+            return run(route, p1, p2, in, inOff, inLen);
         } catch (ISOException e) {
             Tx.abort(); // a refusal never leaves half an update behind
             throw e;
@@ -234,10 +252,46 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     }
 
     /**
-     * Runs one command. Input is in[inOff..inOff+inLen); output goes to rsp[0..], its length is
-     * returned. Refusals are ISOExceptions. Stored-bundle execution calls this too.
+     * Runs one command through the dispatch table: unknown INS 6D00, then the lifecycle condition 6985,
+     * then the capability's handler. Input is in[inOff..inOff+inLen); output goes to rsp[0..], its length
+     * is returned. Refusals are ISOExceptions. Stored-bundle execution calls this (no CLA: an inner
+     * command has none).
      */
-    short dispatch(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
+    short execute(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
+        short route = findRoute(ins);
+        if (route < 0) {
+            ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
+        }
+        return run(route, p1, p2, in, inOff, inLen);
+    }
+
+    /** The lifecycle check and the handler call of the table entry at route. */
+    private short run(short route, byte p1, byte p2, byte[] in, short inOff, short inLen) {
+        byte[] routes = Proto.ROUTES;
+        if ((routes[(short) (route + 2)] & Proto.ROUTE_INSTALLED) != 0
+                && state[STATE_LIFECYCLE] != Proto.LIFECYCLE_INSTALLED) {
+            ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
+        }
+        return caps[routes[(short) (route + 1)]].dispatch(routes[route], p1, p2, in, inOff, inLen);
+    }
+
+    /**
+     * CLEAR_BUNDLE (Bundle calls it): clear() on every capability, so none can forget to take part. Issuance
+     * goes last: its clear() sets the bundle status to EMPTY, so a power loss before the end leaves the old
+     * status and the host simply sends CLEAR again (every clear() is idempotent).
+     */
+    void clearAll() {
+        for (short i = 0; i < (short) caps.length; i++) {
+            if (i != Proto.CAPABILITY_ISSUANCE) {
+                caps[i].clear();
+            }
+        }
+        caps[Proto.CAPABILITY_ISSUANCE].clear();
+    }
+
+    // ---------------------------------------------------------------- capability "core"
+
+    public short dispatch(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
         switch (ins) {
             case Proto.INS_GET_INFO:
                 requireP1P2(p1, p2);
@@ -248,44 +302,14 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
                 requireP1P2(p1, p2);
                 closePersonalisation();
                 return 0;
-            case Proto.INS_TEST_FAULT:
-                return Faults.command(p1, p2);
-            case Proto.INS_DEFINE_REGION:
-            case Proto.INS_WRITE_DATA:
-            case Proto.INS_READ_DATA:
-            case Proto.INS_LOAD_COMMON_KEY:
-            case Proto.INS_BACKUP:
-            case Proto.INS_RESTORE:
-            case Proto.INS_TRANSFER:
-            case Proto.INS_END_SESSION:
-                return backup.dispatch(ins, p1, p2, in, inOff, inLen);
-            case Proto.INS_PUT_BUNDLE:
-            case Proto.INS_START_BUNDLE:
-            case Proto.INS_BUNDLE_STATUS:
-            case Proto.INS_CLEAR_BUNDLE:
-            case Proto.INS_SET_PERSO_KEY:
-                return bundle.dispatch(ins, p1, p2, in, inOff, inLen);
-            // duplication and holder PIN
-            case Proto.INS_VERIFY:
-            case Proto.INS_CHANGE_REFERENCE_DATA:
-            case Proto.INS_PUT_PIN:
-                return holderPin.dispatch(ins, p1, p2, in, inOff, inLen);
-            case Proto.INS_LOCK_KEY_GROUP:
-            case Proto.INS_DECRYPT:
-            case Proto.INS_REENCRYPT_FOR_PEER:
-            case Proto.INS_CLEAR_HOLDER_KEYS:
-            case Proto.INS_PUT_KEY_GROUP_SLOT:
-            case Proto.INS_GENERATE_KEY_PAIR:
-            case Proto.INS_GET_PUBLIC_KEY:
-            case Proto.INS_EXPORT_KEY:
-            case Proto.INS_IMPORT_KEY:
-            case Proto.INS_CONFIRM_EXPORT:
-            case Proto.INS_DUPLICATION_STATUS:
-                return duplication.dispatch(ins, p1, p2, in, inOff, inLen);
             default:
-                ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
+                ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED); // GET RESPONSE inside a chain or a bundle
                 return 0;
         }
+    }
+
+    /** Core keeps nothing personalisation writes: CLEAR runs while INSTALLED, the card id stays. */
+    public void clear() {
     }
 
     /** 6A86 unless P1 and P2 are both zero (shared by every capability). */
@@ -295,37 +319,42 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
         }
     }
 
+    /** GET INFO: what every capability adds, core's part first. */
     private short getInfo() {
         short off = 0;
-        off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_VERSION, (short) 3);
-        rsp[off++] = Proto.VERSION_MAJOR;
-        rsp[off++] = Proto.VERSION_MINOR;
-        rsp[off++] = Proto.VERSION_PATCH;
-        off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_CARD_ID, Proto.CARD_ID_LENGTH);
-        off = Util.arrayCopyNonAtomic(cardId, (short) 0, rsp, off, Proto.CARD_ID_LENGTH);
-        off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_LIFECYCLE, (short) 1);
-        rsp[off++] = state[STATE_LIFECYCLE];
-        off = Tlv.putShort(rsp, off, Proto.TAG_INFO_CAPABILITIES, CAPABILITIES);
-        off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_PERSISTENT_FREE, (short) 4);
+        for (short i = 0; i < (short) caps.length; i++) {
+            off = caps[i].putInfo(rsp, off);
+        }
+        return off;
+    }
+
+    /** Version, card id, lifecycle, capabilities, free memory, algorithms and buffer sizes. */
+    public short putInfo(byte[] out, short off) {
+        off = Tlv.putHeader(out, off, Proto.TAG_INFO_VERSION, (short) 3);
+        out[off++] = Proto.VERSION_MAJOR;
+        out[off++] = Proto.VERSION_MINOR;
+        out[off++] = Proto.VERSION_PATCH;
+        off = Tlv.putHeader(out, off, Proto.TAG_INFO_CARD_ID, Proto.CARD_ID_LENGTH);
+        off = Util.arrayCopyNonAtomic(cardId, (short) 0, out, off, Proto.CARD_ID_LENGTH);
+        off = Tlv.putHeader(out, off, Proto.TAG_INFO_LIFECYCLE, (short) 1);
+        out[off++] = state[STATE_LIFECYCLE];
+        off = Tlv.putShort(out, off, Proto.TAG_INFO_CAPABILITIES, CAPABILITIES);
+        off = Tlv.putHeader(out, off, Proto.TAG_INFO_PERSISTENT_FREE, (short) 4);
         // Pre-filled with the capped 16-bit answer, which stays if the 32-bit call does nothing
         // (jCardSim implements it as a no-op); a real card overwrites both shorts.
         mem[0] = 0;
         mem[1] = JCSystem.getAvailableMemory(JCSystem.MEMORY_TYPE_PERSISTENT);
         JCSystem.getAvailableMemory(mem, (short) 0, JCSystem.MEMORY_TYPE_PERSISTENT);
-        off = Util.setShort(rsp, off, mem[0]);
-        off = Util.setShort(rsp, off, mem[1]);
-        off = Tlv.putShort(rsp, off, Proto.TAG_INFO_TRANSIENT_RESET_FREE,
+        off = Util.setShort(out, off, mem[0]);
+        off = Util.setShort(out, off, mem[1]);
+        off = Tlv.putShort(out, off, Proto.TAG_INFO_TRANSIENT_RESET_FREE,
                 JCSystem.getAvailableMemory(JCSystem.MEMORY_TYPE_TRANSIENT_RESET));
-        off = Tlv.putShort(rsp, off, Proto.TAG_INFO_TRANSIENT_DESELECT_FREE,
+        off = Tlv.putShort(out, off, Proto.TAG_INFO_TRANSIENT_DESELECT_FREE,
                 JCSystem.getAvailableMemory(JCSystem.MEMORY_TYPE_TRANSIENT_DESELECT));
-        off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_DATA_AREA, (short) 4);
-        off = Util.setShort(rsp, off, dataArea.pageSize());
-        off = Util.setShort(rsp, off, dataArea.pageCount());
-        off = Tlv.putShort(rsp, off, Proto.TAG_INFO_ALGORITHMS, algorithms.available());
-        off = backup.putInfo(rsp, off);
-        off = Tlv.putHeader(rsp, off, Proto.TAG_INFO_BUFFERS, (short) 4);
-        off = Util.setShort(rsp, off, Proto.COMMAND_BUFFER_SIZE);
-        off = Util.setShort(rsp, off, Proto.RESPONSE_BUFFER_SIZE);
+        off = Tlv.putShort(out, off, Proto.TAG_INFO_ALGORITHMS, algorithms.available());
+        off = Tlv.putHeader(out, off, Proto.TAG_INFO_BUFFERS, (short) 4);
+        off = Util.setShort(out, off, Proto.COMMAND_BUFFER_SIZE);
+        off = Util.setShort(out, off, Proto.RESPONSE_BUFFER_SIZE);
         return off;
     }
 
@@ -354,9 +383,6 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     }
 
     private void closePersonalisation() {
-        if (state[STATE_LIFECYCLE] != Proto.LIFECYCLE_INSTALLED) {
-            ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
-        }
         Tx.begin();
         Tx.setByte(state, STATE_LIFECYCLE, Proto.LIFECYCLE_ISSUED);
         Faults.point();
@@ -381,11 +407,6 @@ public final class CardsmithApplet extends Applet implements ExtendedLength {
     /** The holder PIN: other capabilities call holderPin().verified() or holderPin().require(). */
     HolderPin holderPin() {
         return holderPin;
-    }
-
-    /** Whether the holder PIN was verified in this session (ends at reset and deselect). */
-    boolean pinVerified() {
-        return holderPin.verified();
     }
 
     DataArea dataArea() {

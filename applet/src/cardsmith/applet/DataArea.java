@@ -7,8 +7,9 @@ import javacard.framework.Util;
 /**
  * The persistent data area: pageCount pages of pageSize bytes, held in segments of at most
  * SEGMENT_BYTES so that areas beyond a Java Card array's 32767-byte limit work. Pages never cross a
- * segment. A dirty bit per page lives outside the area (DESIGN.md section 6), and so does the region
- * table: MAX_REGIONS entries of id (1, 0 = free), flags (1, REGION_FLAG_*), first page (2), page count (2).
+ * segment. A dirty bit per page (what a differential backup sends, docs/backup.md) lives outside the
+ * area, and so does the region table: MAX_REGIONS entries of id (1, 0 = free), flags (1, REGION_FLAG_*),
+ * first page (2), page count (2). The commands on it are DataAccess's; Backup reads and restores it.
  */
 final class DataArea {
     static final short SEGMENT_BYTES = 8192;
@@ -99,13 +100,6 @@ final class DataArea {
     /** Clears every dirty bit (through Tx). */
     void clearDirty() {
         Tx.fill(dirty, (short) 0, (short) dirty.length, (byte) 0);
-    }
-
-    /** Sets every dirty bit (through Tx). */
-    void markAllDirty() {
-        for (short p = 0; p < pageCount; p++) {
-            markDirty(p);
-        }
     }
 
     // ---------------------------------------------------------------- region table

@@ -10,14 +10,15 @@ import javacard.security.KeyPair;
 import javacard.security.MessageDigest;
 
 /**
- * Card-to-card key duplication under a key group (Toshiba JP 2001-043630), and in-card use of the key.
+ * Capability "duplication": card-to-card key duplication under a key group (Toshiba JP 2001-043630), in-card
+ * use of the key, and the holder PIN (HolderPin, whose commands are routed through here).
  * Formats and the state machine: docs/duplication.md.
  *
  * <p>Persistent state lives in {@link #st} (written through Tx) and {@link #slots}. Key objects are
  * written first and marked valid last (role byte), so a pulled card leaves either the old state or the
  * new one.
  */
-final class Duplication {
+final class Duplication implements Capability {
     // st[] layout
     private static final short ST_ROLE = 0;
     private static final short ST_SLOTS = 1; // bitmap, bit 0 = Key1
@@ -91,18 +92,22 @@ final class Duplication {
         w = JCSystem.makeTransientByteArray(W_SIZE, JCSystem.CLEAR_ON_DESELECT);
     }
 
-    short dispatch(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
+    public short dispatch(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
         try {
             switch (ins) {
+                case Proto.INS_VERIFY:
+                case Proto.INS_CHANGE_REFERENCE_DATA:
+                case Proto.INS_PUT_PIN:
+                    return pin.dispatch(ins, p1, p2, in, inOff, inLen);
                 case Proto.INS_PUT_KEY_GROUP_SLOT:
                     putSlot(p1, p2, in, inOff, inLen);
                     return 0;
                 case Proto.INS_CLEAR_HOLDER_KEYS:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     clearHolderKeys();
                     return 0;
                 case Proto.INS_LOCK_KEY_GROUP:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     pin.require();
                     if (st[ST_LOCKED] == 0) {
                         Tx.begin();
@@ -112,10 +117,10 @@ final class Duplication {
                     }
                     return 0;
                 case Proto.INS_GENERATE_KEY_PAIR:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     return generate();
                 case Proto.INS_GET_PUBLIC_KEY:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     if (st[ST_ROLE] == Proto.ROLE_NONE || st[ST_HAS_PUBLIC] == 0) {
                         ISOException.throwIt(Proto.SW_DATA_NOT_FOUND);
                     }
@@ -123,19 +128,19 @@ final class Duplication {
                 case Proto.INS_EXPORT_KEY:
                     return export(p1, p2, in, inOff, inLen);
                 case Proto.INS_IMPORT_KEY:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     return importKey(in, inOff, inLen);
                 case Proto.INS_CONFIRM_EXPORT:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     confirm(in, inOff, inLen);
                     return 0;
                 case Proto.INS_DECRYPT:
                     return decrypt(p1, p2, in, inOff, inLen);
                 case Proto.INS_REENCRYPT_FOR_PEER:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     return reencrypt(in, inOff, inLen);
                 case Proto.INS_DUPLICATION_STATUS:
-                    noParams(p1, p2);
+                    CardsmithApplet.requireP1P2(p1, p2);
                     return status();
                 default:
                     ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
@@ -146,10 +151,38 @@ final class Duplication {
         }
     }
 
-    private static void noParams(byte p1, byte p2) {
-        if (p1 != 0 || p2 != 0) {
-            ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
-        }
+    /**
+     * CLEAR_BUNDLE: everything back to freshly installed, so the card can take the next holder's PIN and
+     * Key1. One small transaction first invalidates: role NONE (no key pair), no slot filled (Key1
+     * included), unlocked, no export or import state, together with the slots' bytes (96) and the PIN
+     * (HolderPin.clear, its own transaction). Only then are the key objects wiped, outside any
+     * transaction: a power loss before that leaves old key values that no command will use (role NONE),
+     * and CLEAR sent again wipes them.
+     */
+    public void clear() {
+        Tx.begin();
+        Tx.fill(st, (short) 0, ST_SIZE, (byte) 0); // ROLE_NONE, EXPORT_NONE, counter 0, ...
+        Tx.fill(slots, (short) 0, (short) slots.length, (byte) 0);
+        Tx.commit();
+        pin.clear();
+        Faults.point();
+        wipe(pair);
+        wipe(ephemeral);
+    }
+
+    /** Clears both keys of a pair; clearKey also drops the curve, which the next genKeyPair needs again. */
+    private static void wipe(KeyPair keys) {
+        ECPrivateKey priv = (ECPrivateKey) keys.getPrivate();
+        ECPublicKey pub = (ECPublicKey) keys.getPublic();
+        priv.clearKey();
+        pub.clearKey();
+        P256.setCurve(priv);
+        P256.setCurve(pub);
+    }
+
+    /** Duplication's state is in DUPLICATION_STATUS: nothing for GET INFO. */
+    public short putInfo(byte[] out, short off) {
+        return off;
     }
 
     private static void need(boolean condition, short sw) {
@@ -172,6 +205,7 @@ final class Duplication {
     private void putSlot(byte p1, byte p2, byte[] in, short inOff, short inLen) {
         need(p2 == 0 && p1 >= 1 && p1 <= Proto.KEY_GROUP_SLOTS, Proto.SW_INCORRECT_P1P2);
         if (p1 == 1) {
+            // Key1 comes from the issuer: personalisation only (a P1-dependent condition the table cannot hold)
             need(applet.lifecycle() == Proto.LIFECYCLE_INSTALLED, Proto.SW_CONDITIONS_NOT_SATISFIED);
         } else {
             pin.require();
@@ -182,7 +216,7 @@ final class Duplication {
         byte bit = (byte) (1 << (p1 - 1));
         if ((st[ST_SLOTS] & bit) != 0) {
             // write-once: the same value again is a no-op (a retry after a lost response), another is refused
-            need(Util.arrayCompare(slots, off, in, inOff, KEYLEN) == 0, Proto.SW_CONDITIONS_NOT_SATISFIED);
+            need(Bytes.equalsConstantTime(slots, off, in, inOff, KEYLEN), Proto.SW_CONDITIONS_NOT_SATISFIED);
             return;
         }
         Tx.begin();
@@ -327,7 +361,7 @@ final class Duplication {
         byte role = st[ST_ROLE];
         if (role == Proto.ROLE_BACKUP) {
             // the same blob again (its receipt was lost): answer the same receipt, store nothing
-            need(Util.arrayCompare(in, tagOff, st, ST_IMPORT_TAG, Aead.TAG_LENGTH) == 0,
+            need(Bytes.equalsConstantTime(in, tagOff, st, ST_IMPORT_TAG, Aead.TAG_LENGTH),
                     Proto.SW_CONDITIONS_NOT_SATISFIED);
         } else {
             need(role == Proto.ROLE_NONE, Proto.SW_CONDITIONS_NOT_SATISFIED);
@@ -389,12 +423,9 @@ final class Duplication {
         short len = buildExport(rsp);
         kek();
         receipt(rsp, len, rsp, at);
-        byte diff = 0;
-        for (short i = 0; i < Aead.TAG_LENGTH; i++) {
-            diff |= (byte) (rsp[(short) (at + i)] ^ in[(short) (inOff + i)]);
-        }
+        boolean same = Bytes.equalsConstantTime(rsp, at, in, inOff, Aead.TAG_LENGTH);
         Util.arrayFillNonAtomic(rsp, (short) 0, (short) (at + Aead.TAG_LENGTH), (byte) 0);
-        need(diff == 0, Proto.SW_WRONG_DATA);
+        need(same, Proto.SW_WRONG_DATA);
         if (st[ST_EXPORT] != Proto.EXPORT_CONFIRMED) {
             Tx.begin();
             Tx.setByte(st, ST_EXPORT, Proto.EXPORT_CONFIRMED);

@@ -3,9 +3,12 @@ package cardsmith.applet;
 import javacard.framework.ISOException;
 import javacard.framework.JCSystem;
 import javacard.framework.OwnerPIN;
+import javacard.framework.Util;
 
 /**
- * The holder PIN of the whole applet: set at personalisation (PUT_PIN, lifecycle INSTALLED), checked by
+ * The holder PIN of the whole applet, part of capability "duplication" (Duplication routes VERIFY, CHANGE
+ * REFERENCE DATA and PUT_PIN here and clears it with the rest of the capability): set at
+ * personalisation (PUT_PIN, lifecycle INSTALLED, checked by the dispatcher), checked by
  * VERIFY against a persistent try counter, changed with CHANGE REFERENCE DATA. OwnerPIN decrements the
  * try counter before it compares, so pulling the card during a check never gives a free guess. The
  * verified state is kept in CLEAR_ON_DESELECT memory too, so it ends at reset and at deselect.
@@ -49,9 +52,7 @@ final class HolderPin {
     short dispatch(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
         switch (ins) {
             case Proto.INS_PUT_PIN:
-                if (p1 != 0 || p2 != 0) {
-                    ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
-                }
+                CardsmithApplet.requireP1P2(p1, p2);
                 put(in, inOff, inLen);
                 return 0;
             case Proto.INS_VERIFY:
@@ -81,13 +82,26 @@ final class HolderPin {
     }
 
     private void put(byte[] in, short off, short len) {
-        if (applet.lifecycle() != Proto.LIFECYCLE_INSTALLED) {
-            ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
-        }
         checkLength(len);
         Tx.begin();
         pin.update(in, off, (byte) len);
         Tx.setByte(state, (short) 0, (byte) 1);
+        Tx.commit();
+        session[0] = 0;
+    }
+
+    /**
+     * CLEAR_BUNDLE: no PIN, as after install. "Not set" is committed together with a PIN value of zeros
+     * (OwnerPIN.update also restores the try counter and drops the validated state), so the old PIN can
+     * neither be verified nor recovered; PUT_PIN may set the next holder's. The zeros come from the response
+     * buffer, which CLEAR does not answer with.
+     */
+    void clear() {
+        byte[] zeros = applet.responseBuffer();
+        Util.arrayFillNonAtomic(zeros, (short) 0, Proto.PIN_MAX_LENGTH, (byte) 0);
+        Tx.begin();
+        Tx.setByte(state, (short) 0, (byte) 0);
+        pin.update(zeros, (short) 0, Proto.PIN_MAX_LENGTH);
         Tx.commit();
         session[0] = 0;
     }
