@@ -6,7 +6,7 @@ import javacard.security.KeyBuilder;
 
 /**
  * TEST BUILD ONLY (never converted): runs the applet's Cmac and Kdf over the NIST SP 800-38B AES-128
- * examples and prints one line per vector, "ok" or "BAD". tests/test_backup_crypto.py runs it once.
+ * examples and prints one line per vector, "ok" or "BAD". tests/backup/test_backup_crypto.py runs it once.
  */
 public final class CmacVectors {
     private CmacVectors() {

@@ -16,6 +16,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import javacard.framework.AID;
+import jdk.net.ExtendedSocketOptions;
 
 /**
  * Hosts simulated cardsmith cards (jCardSim) in one JVM and exposes them two ways:
@@ -356,7 +357,7 @@ public final class SimBridge {
                     s.setTcpNoDelay(true);
                     socket = s;
                     log("slot " + card.slot + " connected to vpcd " + vpcdHost + ":" + port);
-                    pump(s.getInputStream(), s.getOutputStream());
+                    pump(s, s.getInputStream(), s.getOutputStream());
                     log("slot " + card.slot + " vpcd link ended");
                 } catch (IOException e) {
                     // vpcd not up yet, or the link was closed: retry below
@@ -372,10 +373,11 @@ public final class SimBridge {
             }
         }
 
-        private void pump(InputStream rawIn, OutputStream rawOut) throws IOException {
+        private void pump(Socket s, InputStream rawIn, OutputStream rawOut) throws IOException {
             DataInputStream in = new DataInputStream(new BufferedInputStream(rawIn));
             DataOutputStream out = new DataOutputStream(new BufferedOutputStream(rawOut));
             while (true) {
+                quickAck(s);
                 byte[] msg = readFrame(in);
                 if (msg == null) {
                     return;
@@ -404,6 +406,19 @@ public final class SimBridge {
                     writeFrame(out, response);
                     out.flush();
                 }
+            }
+        }
+
+        /**
+         * vpcd writes a frame's length and its body in two sends; with delayed ACK on this side and Nagle
+         * on vpcd's, the body waits ~40 ms for our ACK. Linux resets TCP_QUICKACK after it is used, so it is
+         * set again before every read (docs/transports.md). Elsewhere the option is missing: nothing to do.
+         */
+        private void quickAck(Socket s) {
+            try {
+                s.setOption(ExtendedSocketOptions.TCP_QUICKACK, Boolean.TRUE);
+            } catch (UnsupportedOperationException | IOException e) {
+                // not Linux, or the socket is closing: the exchange is only slower
             }
         }
     }

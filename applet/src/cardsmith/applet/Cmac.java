@@ -8,8 +8,8 @@ import javacardx.crypto.Cipher;
 
 /**
  * AES-CMAC (NIST SP 800-38B) over the shared AES-ECB cipher, streaming: init, update any number of times,
- * doFinal. Checked against the SP 800-38B vectors by tests/test_backup_crypto.py (through the host mirror,
- * which the card's MACs are compared with).
+ * doFinal. Checked against the SP 800-38B vectors by tests/backup/test_backup_crypto.py (through the host
+ * mirror, which the card's MACs are compared with).
  */
 final class Cmac {
     static final short BLOCK = 16;
