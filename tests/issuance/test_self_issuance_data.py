@@ -78,7 +78,7 @@ def test_an_interrupted_data_bundle_resumes_with_every_effect_applied_once(
         request: pytest.FixtureRequest, transport_kind: str, batch: tuple[dict, list[dict[str, str]]]) -> None:
     # DEFINE_REGION applied twice would fail (the region exists): the witness of double application.
     if transport_kind != "sim":
-        pytest.skip("the full tearing walk runs on the embedded simulator (PC/SC: tests/issuance/test_self_issuance.py)")
+        pytest.skip("the full tearing walk runs on the embedded simulator (PC/SC: issuance/test_self_issuance.py)")
     doc, records = batch
     envelope = bytes.fromhex(doc["bundles"][0]["bundle"])
     n = 0
