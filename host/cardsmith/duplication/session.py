@@ -18,7 +18,6 @@ from ..protocol.codes import (
     KEY_GROUP_KEY_LENGTH,
     KEY_GROUP_SLOTS,
     KEY_TYPE_PAIR,
-    KEY_TYPE_PRIVATE,
     PIN_MAX_LENGTH,
     PIN_MIN_LENGTH,
     PIN_REFERENCE,
@@ -32,11 +31,9 @@ from ..protocol.codes import (
 ROLE_NAMES = {ROLE_NONE: "none", ROLE_MAIN: "main", ROLE_BACKUP: "backup"}
 EXPORT_NAMES = {EXPORT_NONE: "none", EXPORT_PENDING: "pending",
                 EXPORT_CONFIRMED: "confirmed"}
-KEY_TYPES = {"private": KEY_TYPE_PRIVATE, "pair": KEY_TYPE_PAIR}
 EXPORT_HEADER = 32
 SLOTS = KEY_GROUP_SLOTS
 SLOT_LENGTH = KEY_GROUP_KEY_LENGTH
-ALL_SLOTS = (1 << SLOTS) - 1
 
 
 class DuplicationError(CardsmithError):
