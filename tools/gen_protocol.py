@@ -96,7 +96,8 @@ def python_source(p: Protocol) -> str:
         for name, value in p.constants.items():
             if name.startswith(prefix):
                 lines.append(f"    {name.removeprefix(prefix)} = 0x{value:X}")
-    lines += ["", "", "class Permission(IntFlag):", '    """What the certificate of a session may grant (its permission mask)."""', ""]
+    perm_doc = '    """What the certificate of a session may grant (its permission mask)."""'
+    lines += ["", "", "class Permission(IntFlag):", perm_doc, ""]
     for perm in sorted(p.permissions.values(), key=lambda q: q.bit):
         lines.append(f"    {perm.name.upper()} = 1 << {perm.bit}")
     lines += ["", ""]
@@ -144,7 +145,8 @@ def _dispatch_table(p: Protocol) -> list[str]:
     lines += [f"    public static final short CAPABILITY_COUNT = (short) {len(caps)};", ""]
     lines.append("    /** Access condition kinds (top three bits of an access byte; docs/security.md). */")
     for i, kind in enumerate(ACCESS_KINDS):
-        lines.append(f"    public static final byte ACCESS_{kind.upper().replace('-', '_')} = (byte) 0x{i << ACCESS_SHIFT:02X};")
+        name = kind.upper().replace("-", "_")
+        lines.append(f"    public static final byte ACCESS_{name} = (byte) 0x{i << ACCESS_SHIFT:02X};")
     lines += ["    public static final byte ACCESS_KIND_MASK = (byte) 0xE0;",
               "    public static final byte ACCESS_PERM_MASK = (byte) 0x1F;",
               "    /** Permissions: bit numbers of a session's permission mask ([[permission]]). */"]
