@@ -19,3 +19,21 @@ def arm(card: Card, n: int) -> None:
 
 def disarm(card: Card) -> None:
     arm(card, DISARM)
+
+
+def power_back(card: Card, timeout: float = 15.0) -> None:
+    """Power the card up again after a simulated tear. Through vpcd the card leaves the reader and comes
+    back a moment later (the simulator reconnects), so wait for it instead of failing on the first try."""
+    import time
+
+    from cardsmith.core.errors import ReaderError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            card.reset()
+            return
+        except ReaderError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from cardsmith.protocol import Instruction, Protocol, parse  # noqa: E402
+from cardsmith.protocol import ACCESS_KINDS, ACCESS_STATES, Instruction, Protocol, condition, parse  # noqa: E402
 
 SPEC = ROOT / "host" / "cardsmith" / "protocol" / "protocol.toml"
 JAVA = ROOT / "applet" / "src" / "cardsmith" / "applet" / "Proto.java"
@@ -96,6 +96,10 @@ def python_source(p: Protocol) -> str:
         for name, value in p.constants.items():
             if name.startswith(prefix):
                 lines.append(f"    {name.removeprefix(prefix)} = 0x{value:X}")
+    perm_doc = '    """What the certificate of a session may grant (its permission mask)."""'
+    lines += ["", "", "class Permission(IntFlag):", perm_doc, ""]
+    for perm in sorted(p.permissions.values(), key=lambda q: q.bit):
+        lines.append(f"    {perm.name.upper()} = 1 << {perm.bit}")
     lines += ["", ""]
     for name, value in p.constants.items():
         shown = str(value) if p.constant_types[name] == "short" else f"0x{value:02X}"
@@ -112,9 +116,25 @@ def _lifecycle(ins: Instruction) -> str:
     return value
 
 
+#: the access byte of ROUTES: the kind in the top three bits, the permission's bit number in the low five
+ACCESS_SHIFT = 5
+
+
+def _access_byte(p: Protocol, ins: Instruction, state: str) -> str:
+    kind, permission = condition(ins.access[state])
+    code = f"ACCESS_{kind.upper().replace('-', '_')}"
+    if permission is None:
+        return code
+    if permission not in p.permissions:
+        raise SystemExit(f"{ins.name}: unknown permission {permission!r} (add a [[permission]])")
+    return f"(byte) ({code} | PERM_{permission.upper()})"
+
+
 def _dispatch_table(p: Protocol) -> list[str]:
-    """CAPABILITY_* indices (one per distinct capability, in order of first appearance) and ROUTES: per
-    INS, ascending, three bytes INS, capability index, ROUTE_* flags. The applet's dispatcher scans it."""
+    """CAPABILITY_* indices (one per distinct capability, in order of first appearance), the access
+    condition codes, PERM_* bit numbers and ROUTES: per INS, ascending, five bytes INS, capability index,
+    ROUTE_* flags, access condition while INSTALLED, access condition while ISSUED. The applet's
+    dispatcher scans it."""
     caps: list[str] = []
     for ins in p.instructions.values():
         if ins.capability not in caps:
@@ -122,15 +142,31 @@ def _dispatch_table(p: Protocol) -> list[str]:
     lines = [""]
     for i, cap in enumerate(caps):
         lines.append(f"    public static final byte CAPABILITY_{cap.upper()} = (byte) {i};")
+    lines += [f"    public static final short CAPABILITY_COUNT = (short) {len(caps)};", ""]
+    lines.append("    /** Access condition kinds (top three bits of an access byte; docs/security.md). */")
+    for i, kind in enumerate(ACCESS_KINDS):
+        name = kind.upper().replace("-", "_")
+        lines.append(f"    public static final byte ACCESS_{name} = (byte) 0x{i << ACCESS_SHIFT:02X};")
+    lines += ["    public static final byte ACCESS_KIND_MASK = (byte) 0xE0;",
+              "    public static final byte ACCESS_PERM_MASK = (byte) 0x1F;",
+              "    /** Permissions: bit numbers of a session's permission mask ([[permission]]). */"]
+    for perm in sorted(p.permissions.values(), key=lambda q: q.bit):
+        if not 0 <= perm.bit < 16:
+            raise SystemExit(f"permission {perm.name}: bit {perm.bit} outside 0..15")
+        lines.append(f"    public static final byte PERM_{perm.name.upper()} = (byte) {perm.bit};")
     lines += [
-        f"    public static final short CAPABILITY_COUNT = (short) {len(caps)};",
         "",
         "    /** ROUTES flag: the command carries CLA_ISO (else CLA_PROPRIETARY). */",
         "    public static final byte ROUTE_CLA_ISO = (byte) 0x01;",
         "    /** ROUTES flag: refused with SW_CONDITIONS_NOT_SATISFIED unless the lifecycle is INSTALLED. */",
         "    public static final byte ROUTE_INSTALLED = (byte) 0x02;",
-        "    public static final short ROUTE_ENTRY = (short) 3;",
-        "    /** Dispatch table: per instruction INS, CAPABILITY_* index, ROUTE_* flags. */",
+        "    /** ROUTES flag: the command changes what the card holds (the card is no longer blank). */",
+        "    public static final byte ROUTE_WRITES = (byte) 0x04;",
+        "    public static final short ROUTE_ENTRY = (short) 5;",
+        "    /** Offsets in a ROUTES entry of the access condition while INSTALLED and while ISSUED. */",
+        "    public static final short ROUTE_ACCESS_INSTALLED = (short) 3;",
+        "    public static final short ROUTE_ACCESS_ISSUED = (short) 4;",
+        "    /** Dispatch table: per instruction INS, CAPABILITY_* index, ROUTE_* flags, access INSTALLED, ISSUED. */",
         "    static final byte[] ROUTES = {",
     ]
     for ins in sorted(p.instructions.values(), key=lambda i: i.code):
@@ -139,10 +175,13 @@ def _dispatch_table(p: Protocol) -> list[str]:
             flags.append("ROUTE_CLA_ISO")
         if _lifecycle(ins) == "installed":
             flags.append("ROUTE_INSTALLED")
+        if ins.writes:
+            flags.append("ROUTE_WRITES")
         flag_expr = " | ".join(flags) if flags else "0"
         if len(flags) > 1:
             flag_expr = f"(byte) ({flag_expr})"
-        lines.append(f"        INS_{ins.name}, CAPABILITY_{ins.capability.upper()}, {flag_expr},")
+        access = ", ".join(_access_byte(p, ins, state) for state in ACCESS_STATES)
+        lines.append(f"        INS_{ins.name}, CAPABILITY_{ins.capability.upper()}, {flag_expr}, {access},")
     lines.append("    };")
     return lines
 
@@ -153,10 +192,11 @@ def _cell(text: str) -> str:
 
 def doc_tables(p: Protocol) -> str:
     out = [BEGIN, "", "### Instructions", ""]
-    out += ["| INS | name | capability | CLA | summary |", "|---|---|---|---|---|"]
+    out += ["| INS | name | capability | CLA | INSTALLED | ISSUED | summary |", "|---|---|---|---|---|---|---|"]
     for ins in sorted(p.instructions.values(), key=lambda i: i.code):
         cla = p.meta["cla_iso"] if ins.cla == "iso" else p.meta["cla_proprietary"]
-        out.append(f"| `{ins.code:02X}` | {ins.name} | {ins.capability} | `{cla:02X}` | {_cell(ins.doc)} |")
+        states = " | ".join(ins.access[s] for s in ACCESS_STATES)
+        out.append(f"| `{ins.code:02X}` | {ins.name} | {ins.capability} | `{cla:02X}` | {states} | {_cell(ins.doc)} |")
     for ins in sorted(p.instructions.values(), key=lambda i: i.code):
         out += [
             "",
@@ -167,6 +207,8 @@ def doc_tables(p: Protocol) -> str:
             f"- P1-P2: {_cell(ins.p1p2)}",
             f"- data: {_cell(ins.data)}",
             f"- response: {_cell(ins.response)}",
+            "- access: " + "; ".join(f"{s.upper()}: {ins.access[s]}" for s in ACCESS_STATES)
+            + (" (changes what the card holds)" if ins.writes else ""),
             f"- preconditions: {_cell(ins.preconditions)}",
             "- status words: " + ", ".join(f"`{p.status_words[s].code:04X}` {s}" for s in ins.sw),
         ]
@@ -179,6 +221,9 @@ def doc_tables(p: Protocol) -> str:
     out += ["", "### Tags", "", "| tag | name | content |", "|---|---|---|"]
     for name, code in sorted(p.tags.items(), key=lambda t: t[1]):
         out.append(f"| `{code:02X}` | {name} | {_cell(p.tag_docs[name])} |")
+    out += ["", "### Permissions", "", "| bit | permission | grants |", "|---|---|---|"]
+    for perm in sorted(p.permissions.values(), key=lambda q: q.bit):
+        out.append(f"| {perm.bit} | {perm.name} | {_cell(perm.doc)} |")
     out += ["", "### Constants", "", "| name | value | meaning |", "|---|---|---|"]
     for name, value in p.constants.items():
         out.append(f"| {name} | `0x{value:X}` | {_cell(p.constant_docs[name])} |")

@@ -51,12 +51,23 @@ def personalise_everything(card: Card) -> None:
     card.call(Ins.BACKUP, p1=BACKUP_TYPE_FULL)  # and a backup session left open
 
 
+def clear_after_closing_the_session(card: Card) -> None:
+    """CLEAR is refused while the backup session is open (6985, nothing lost); ABORT it, then CLEAR."""
+    before = personalisation_state(card)
+    with pytest.raises(errors.WrongStateError) as err:
+        IssuanceSession(card).clear()
+    assert err.value.sw == 0x6985
+    assert personalisation_state(card) == before
+    card.call(Ins.END_SESSION, p1=2, expect_data=False)  # ABORT
+    IssuanceSession(card).clear()
+
+
 def test_clear_resets_every_capability_to_freshly_installed(request: pytest.FixtureRequest, transport_kind: str,
                                                             card: Card) -> None:
     blank = personalisation_state(fresh_card(request, transport_kind, 1))
     personalise_everything(card)
     assert personalisation_state(card) != blank
-    IssuanceSession(card).clear()
+    clear_after_closing_the_session(card)
     assert personalisation_state(card) == blank
     assert IssuanceSession(card).status().name == "EMPTY"
     # the next cardholder: a different Key1 and a new PIN go in, the old PIN is gone
@@ -73,7 +84,7 @@ def test_clear_resets_every_capability_to_freshly_installed(request: pytest.Fixt
 
 def test_clear_is_idempotent(card: Card) -> None:
     personalise_everything(card)
-    IssuanceSession(card).clear()
+    clear_after_closing_the_session(card)
     once = personalisation_state(card)
     IssuanceSession(card).clear()
     assert personalisation_state(card) == once

@@ -6,6 +6,7 @@ import os
 
 from cardsmith.core.card import Card
 from cardsmith.duplication import DuplicationSession, personalise
+from power_cut import power_back
 
 PIN_MAIN = "1234"
 PIN_BACKUP = "5678"
@@ -19,24 +20,6 @@ def personalised_pair(pair: tuple[Card, Card], key1: bytes | None = None,
     personalise(main, PIN_MAIN, key1)
     personalise(backup, PIN_BACKUP, backup_key1 or key1)
     return main, backup
-
-
-def power_back(card: Card, timeout: float = 15.0) -> None:
-    """Power the card up again after a simulated tear. Through vpcd the card leaves the reader and comes
-    back a moment later (the simulator reconnects), so wait for it instead of failing on the first try."""
-    import time
-
-    from cardsmith.core.errors import ReaderError
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            card.reset()
-            return
-        except ReaderError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def replug(request, kind: str, slots: list[int], cards: list[Card]) -> None:

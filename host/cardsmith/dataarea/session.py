@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ..core.card import Card
 from ..core.errors import UsageError
 from ..protocol.codes import (
+    REGION_FLAG_READ_PIN,
     REGION_FLAG_RESTORED,
     REGION_FLAG_TOUCHED,
     REGION_FLAG_VALUE,
@@ -17,7 +18,8 @@ from ..protocol.codes import (
 REGION_ENTRY = 6
 WRITE_CHUNK = 960  # region bytes per WRITE_DATA: the command buffer minus its 3-byte header, in whole blocks
 _FLAG_NAMES = (("value", REGION_FLAG_VALUE), ("restored", REGION_FLAG_RESTORED),
-               ("zero-pending", REGION_FLAG_ZERO_PENDING), ("restore-unfinished", REGION_FLAG_TOUCHED))
+               ("zero-pending", REGION_FLAG_ZERO_PENDING), ("restore-unfinished", REGION_FLAG_TOUCHED),
+               ("read-pin", REGION_FLAG_READ_PIN))
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,11 @@ class Region:
     @property
     def value(self) -> bool:
         return bool(self.flags & REGION_FLAG_VALUE)
+
+    @property
+    def read_pin(self) -> bool:
+        """Readable on an ISSUED card only with the holder PIN (or a session with permission read)."""
+        return bool(self.flags & REGION_FLAG_READ_PIN)
 
     @property
     def restored(self) -> bool:
@@ -72,11 +79,13 @@ class DataAreaSession:
     def __init__(self, card: Card) -> None:
         self.card = card
 
-    def define_region(self, region_id: int, first_page: int, page_count: int, *, value: bool = False) -> None:
-        """DEFINE_REGION (personalisation only)."""
+    def define_region(self, region_id: int, first_page: int, page_count: int, *, value: bool = False,
+                      read_pin: bool = False) -> None:
+        """DEFINE_REGION (personalisation only). ``value``: a value region (on an ISSUED card written only in
+        a session with permission value); ``read_pin``: read on an ISSUED card only with the holder PIN."""
         if not 1 <= region_id <= 0xFE:
             raise UsageError(f"region id must be 1..254, got {region_id}")
-        flags = REGION_FLAG_VALUE if value else 0
+        flags = (REGION_FLAG_VALUE if value else 0) | (REGION_FLAG_READ_PIN if read_pin else 0)
         self.card.call(Ins.DEFINE_REGION, data=Region(region_id, flags, first_page, page_count).encode(),
                        expect_data=False)
 

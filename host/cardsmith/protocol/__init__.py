@@ -29,6 +29,44 @@ class Instruction:
     preconditions: str
     sw: tuple[str, ...]
     doc: str
+    #: access condition per lifecycle state ("installed", "issued"): "always", "pin", "role:<permission>",
+    #: "pin-or-role:<permission>" or "never" (docs/security.md)
+    access: dict[str, str] = field(default_factory=dict)
+    #: the command changes what the card holds (a blank card is no longer blank after it)
+    writes: bool = False
+
+
+#: the lifecycle states an access condition is given for
+ACCESS_STATES = ("installed", "issued")
+ACCESS_KINDS = ("always", "pin", "role", "pin-or-role", "never")
+
+
+def _access(name: str, lifecycle: str, value: str | dict[str, str]) -> dict[str, str]:
+    """The access condition of every state: one string for all, or a table per state. A command whose
+    lifecycle is "installed" is "never" once ISSUED (the lifecycle check refuses it first)."""
+    table = dict.fromkeys(ACCESS_STATES, value) if isinstance(value, str) else dict(value)
+    if set(table) != set(ACCESS_STATES):
+        raise ValueError(f"{name}: access must name every state of {ACCESS_STATES}, not {sorted(table)}")
+    if lifecycle == "installed":
+        if not isinstance(value, str):
+            raise ValueError(f"{name}: an installed-only command has one access condition")
+        table["issued"] = "never"
+    return table
+
+
+def condition(text: str) -> tuple[str, str | None]:
+    """An access condition as (kind, permission): "pin-or-role:write" -> ("pin-or-role", "write")."""
+    kind, _, permission = text.partition(":")
+    if kind not in ACCESS_KINDS or (kind in ("role", "pin-or-role")) != bool(permission):
+        raise ValueError(f"bad access condition {text!r}: one of always, pin, role:<p>, pin-or-role:<p>, never")
+    return kind, permission or None
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str
+    bit: int
+    doc: str
 
 
 @dataclass(frozen=True)
@@ -49,6 +87,7 @@ class Protocol:
     constants: dict[str, int]
     constant_types: dict[str, str] = field(default_factory=dict)
     constant_docs: dict[str, str] = field(default_factory=dict)
+    permissions: dict[str, Permission] = field(default_factory=dict)
 
     @property
     def applet_aid(self) -> bytes:
@@ -90,6 +129,8 @@ def parse(text: str) -> Protocol:
             preconditions=item["preconditions"],
             sw=tuple(item["sw"]),
             doc=item["doc"],
+            access=_access(item["name"], item["lifecycle"], item["access"]),
+            writes=bool(item.get("writes", False)),
         )
         for item in raw.get("ins", [])
     }
@@ -105,6 +146,7 @@ def parse(text: str) -> Protocol:
         constants={c["name"]: int(c["value"]) for c in raw.get("const", [])},
         constant_types={c["name"]: c["type"] for c in raw.get("const", [])},
         constant_docs={c["name"]: c["doc"] for c in raw.get("const", [])},
+        permissions={q["name"]: Permission(q["name"], int(q["bit"]), q["doc"]) for q in raw.get("permission", [])},
     )
 
 

@@ -19,6 +19,7 @@ class Ins(IntEnum):
     CLEAR_HOLDER_KEYS = 0x1C
     VERIFY = 0x20
     CHANGE_REFERENCE_DATA = 0x24
+    RESET_RETRY_COUNTER = 0x2C
     GET_INFO = 0x30
     ECHO = 0x32
     CLOSE_PERSONALISATION = 0x3C
@@ -128,6 +129,18 @@ class Algorithm(IntFlag):
     ECDH_PLAIN = 0x10
 
 
+class Permission(IntFlag):
+    """What the certificate of a session may grant (its permission mask)."""
+
+    WRITE = 1 << 0
+    READ = 1 << 1
+    VALUE = 1 << 2
+    BACKUP = 1 << 3
+    RESTORE = 1 << 4
+    REPLACE = 1 << 5
+    PIN_RESET = 1 << 6
+
+
 #: personalisation commands open
 LIFECYCLE_INSTALLED: Final = 0x01
 #: personalisation closed for good
@@ -170,6 +183,8 @@ CARD_ID_LENGTH: Final = 8
 MAX_REGIONS: Final = 16
 #: region holds value: it zeroes itself before its first use after a restore
 REGION_FLAG_VALUE: Final = 0x01
+#: region readable on an ISSUED card only with the holder PIN verified or in a session with permission read
+REGION_FLAG_READ_PIN: Final = 0x10
 #: restore-executed flag: a restore wrote this region (cleared by WRITE_DATA P1=01)
 REGION_FLAG_RESTORED: Final = 0x02
 #: value region still to be zeroed before its first use

@@ -227,6 +227,11 @@ final class Backup implements Capability {
         Tx.commit();
     }
 
+    /** A backup or restore session is open. */
+    public boolean busy() {
+        return sessionOpen();
+    }
+
     /** The INFO_BACKUP TLV for GET INFO. */
     public short putInfo(byte[] out, short off) {
         off = Tlv.putHeader(out, off, Proto.TAG_INFO_BACKUP, (short) 8);

@@ -493,6 +493,11 @@ final class Bundle implements Capability {
         Tx.commit();
     }
 
+    /** A bundle running its inner commands (CLEAR as an inner command is refused before this anyway). */
+    public boolean busy() {
+        return running[0] != 0;
+    }
+
     /** Self-issuance's state is in BUNDLE_STATUS: nothing for GET INFO. */
     public short putInfo(byte[] out, short off) {
         return off;
@@ -518,11 +523,25 @@ final class Bundle implements Capability {
         short next = (short) (1 - slot());
         deriveInto(next, in, inOff, keyLen);
         Util.arrayFillNonAtomic(in, inOff, inLen, (byte) 0);
+        // A bundle stored but not started was sealed under the old key: it goes with it, in the same
+        // transaction as the key change (its bytes are wiped afterwards; nothing can run them once EMPTY).
+        // openEnvelope accepted only a sequence above the last consumed one, so the counter only grows.
+        byte s = st[ST_STATUS];
         Tx.begin();
         Tx.setByte(st, ST_KEY_SLOT, (byte) next);
         Tx.setShort(st, ST_KEY_GEN, (short) (Util.getShort(st, ST_KEY_GEN) + 1));
         Tx.copy(tmp, (short) 60, st, ST_LAST_SEQ, (short) 4);
+        if (s == Proto.BUNDLE_READY || s == Proto.BUNDLE_LOADING) {
+            Tx.setByte(st, ST_STATUS, Proto.BUNDLE_EMPTY);
+            Tx.setShort(st, ST_COUNT, (short) 0);
+            Tx.setShort(st, ST_RECEIVED, (short) 0);
+            Tx.fill(st, ST_SEQ, (short) 4, (byte) 0);
+        }
+        Faults.point();
         Tx.commit();
+        if (s == Proto.BUNDLE_READY || s == Proto.BUNDLE_LOADING) {
+            Util.arrayFillNonAtomic(store, (short) 0, (short) store.length, (byte) 0);
+        }
         Util.setShort(applet.responseBuffer(), (short) 0, Util.getShort(st, ST_KEY_GEN));
         return 2;
     }

@@ -37,10 +37,26 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
             | Proto.CAP_BACKUP | Proto.CAP_SELF_ISSUANCE | Proto.CAP_DUPLICATION);
 
     private final byte[] cardId;
-    /** Persistent state bytes, written through Tx: STATE_LIFECYCLE. */
+    /** Persistent state bytes, written through Tx: STATE_LIFECYCLE, STATE_ORIGIN, STATE_SOURCE. */
     private final byte[] state;
     private static final short STATE_LIFECYCLE = 0;
-    private static final short STATE_SIZE = 1;
+    /** What the card holds came from: ORIGIN_BLANK, ORIGIN_RESTORED (from STATE_SOURCE) or ORIGIN_WRITTEN. */
+    private static final short STATE_ORIGIN = 1;
+    /** The card id whose backups a blank card was restored from (ORIGIN_RESTORED). */
+    private static final short STATE_SOURCE = 2;
+    private static final short STATE_SIZE = (short) (STATE_SOURCE + Proto.CARD_ID_LENGTH);
+    /** Nothing written since install or the last complete CLEAR. */
+    private static final byte ORIGIN_BLANK = 0;
+    /** Only restores of one other card's backups (STATE_SOURCE) were written since. */
+    private static final byte ORIGIN_RESTORED = 1;
+    /** Something else was written: the card holds someone's data. */
+    private static final byte ORIGIN_WRITTEN = 2;
+    /**
+     * Transient (CLEAR_ON_DESELECT, so it ends with deselect, reset and power loss): [0] the permission mask
+     * of the authenticated session (bit Proto.PERM_*), 0 when none is open. Only an authenticated session
+     * may set it; this version of the applet has none yet, so every role condition is refused.
+     */
+    private final short[] session;
     private final DataArea dataArea;
     private final Algorithms algorithms;
     private final HolderPin holderPin;
@@ -74,6 +90,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         rsp = JCSystem.makeTransientByteArray(Proto.RESPONSE_BUFFER_SIZE, JCSystem.CLEAR_ON_DESELECT);
         io = JCSystem.makeTransientShortArray(IO_SLOTS, JCSystem.CLEAR_ON_DESELECT);
         mem = JCSystem.makeTransientShortArray((short) 2, JCSystem.CLEAR_ON_DESELECT);
+        session = JCSystem.makeTransientShortArray((short) 1, JCSystem.CLEAR_ON_DESELECT);
 
         dataArea = new DataArea(pageSize, pageCount);
         algorithms = new Algorithms();
@@ -81,7 +98,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         algorithms.random().generateData(cardId, (short) 0, Proto.CARD_ID_LENGTH);
         state = new byte[STATE_SIZE];
         state[STATE_LIFECYCLE] = Proto.LIFECYCLE_INSTALLED;
-        holderPin = new HolderPin(this);
+        state[STATE_ORIGIN] = ORIGIN_BLANK;
+        holderPin = new HolderPin();
         caps = new Capability[Proto.CAPABILITY_COUNT];
         caps[Proto.CAPABILITY_CORE] = this;
         caps[Proto.CAPABILITY_TEST] = new FaultCommand();
@@ -265,14 +283,82 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         return run(route, p1, p2, in, inOff, inLen);
     }
 
-    /** The lifecycle check and the handler call of the table entry at route. */
+    /**
+     * The lifecycle check, the access condition of the current lifecycle state and the handler call of the
+     * table entry at route; a command flagged ROUTE_WRITES that succeeded makes the card no longer blank.
+     */
     private short run(short route, byte p1, byte p2, byte[] in, short inOff, short inLen) {
         byte[] routes = Proto.ROUTES;
-        if ((routes[(short) (route + 2)] & Proto.ROUTE_INSTALLED) != 0
-                && state[STATE_LIFECYCLE] != Proto.LIFECYCLE_INSTALLED) {
+        byte flags = routes[(short) (route + 2)];
+        boolean installed = state[STATE_LIFECYCLE] == Proto.LIFECYCLE_INSTALLED;
+        if ((flags & Proto.ROUTE_INSTALLED) != 0 && !installed) {
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
         }
-        return caps[routes[(short) (route + 1)]].dispatch(routes[route], p1, p2, in, inOff, inLen);
+        requireAccess(routes[(short) (route + (installed ? Proto.ROUTE_ACCESS_INSTALLED : Proto.ROUTE_ACCESS_ISSUED))]);
+        short out = caps[routes[(short) (route + 1)]].dispatch(routes[route], p1, p2, in, inOff, inLen);
+        if ((flags & Proto.ROUTE_WRITES) != 0 && state[STATE_ORIGIN] != ORIGIN_WRITTEN) {
+            Tx.begin();
+            Tx.setByte(state, STATE_ORIGIN, ORIGIN_WRITTEN);
+            Tx.commit();
+        }
+        return out;
+    }
+
+    /**
+     * The one evaluator of access conditions (an access byte: Proto.ACCESS_* kind | Proto.PERM_* bit): the
+     * dispatcher calls it with the table's condition, handlers with the conditions that depend on P1 or on
+     * a region (docs/security.md). ALWAYS passes; NEVER is 6985; PIN needs the holder PIN verified in this
+     * selection, ROLE a session granting the permission, PIN_OR_ROLE either; otherwise 6982.
+     */
+    void requireAccess(byte access) {
+        byte kind = (byte) (access & Proto.ACCESS_KIND_MASK);
+        if (kind == Proto.ACCESS_ALWAYS) {
+            return;
+        }
+        if (kind == Proto.ACCESS_NEVER) {
+            ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
+        }
+        if (kind != Proto.ACCESS_ROLE && holderPin.verified()) {
+            return;
+        }
+        if (kind != Proto.ACCESS_PIN && hasPermission((byte) (access & Proto.ACCESS_PERM_MASK))) {
+            return;
+        }
+        ISOException.throwIt(Proto.SW_SECURITY_STATUS_NOT_SATISFIED);
+    }
+
+    /** Whether the open authenticated session grants permission bit perm (Proto.PERM_*). */
+    private boolean hasPermission(byte perm) {
+        return perm < 16 && (session[0] & (short) ((short) 1 << perm)) != 0;
+    }
+
+    /**
+     * RESTORE of another card's backup (Restore calls it before anything is checked): allowed onto a blank
+     * card, or one that holds only restores of the same source card (the rest of its chain); otherwise only
+     * in a session with permission replace (6982).
+     */
+    void requireRestorableFrom(byte[] src, short srcOff) {
+        byte origin = state[STATE_ORIGIN];
+        if (origin == ORIGIN_BLANK || (origin == ORIGIN_RESTORED
+                && Util.arrayCompare(state, STATE_SOURCE, src, srcOff, Proto.CARD_ID_LENGTH) == 0)) {
+            return;
+        }
+        requireAccess((byte) (Proto.ACCESS_ROLE | Proto.PERM_REPLACE));
+    }
+
+    /** A genuine backup of card src is being restored onto this card: a blank card now holds src's data. */
+    void noteRestoredFrom(byte[] src, short srcOff) {
+        if (state[STATE_ORIGIN] == ORIGIN_BLANK) {
+            Tx.begin();
+            Tx.copy(src, srcOff, state, STATE_SOURCE, Proto.CARD_ID_LENGTH);
+            Tx.setByte(state, STATE_ORIGIN, ORIGIN_RESTORED);
+            Tx.commit();
+        }
+    }
+
+    /** Blank: nothing written since install or the last complete CLEAR (docs/security.md). */
+    boolean blank() {
+        return state[STATE_ORIGIN] == ORIGIN_BLANK;
     }
 
     /**
@@ -282,11 +368,21 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
      */
     void clearAll() {
         for (short i = 0; i < (short) caps.length; i++) {
+            if (caps[i].busy()) {
+                ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED); // a session of capability i is open
+            }
+        }
+        for (short i = 0; i < (short) caps.length; i++) {
             if (i != Proto.CAPABILITY_ISSUANCE) {
                 caps[i].clear();
             }
         }
         caps[Proto.CAPABILITY_ISSUANCE].clear();
+        Faults.point();
+        Tx.begin(); // only a CLEAR that got this far makes the card blank again
+        Tx.setByte(state, STATE_ORIGIN, ORIGIN_BLANK);
+        Tx.fill(state, STATE_SOURCE, Proto.CARD_ID_LENGTH, (byte) 0);
+        Tx.commit();
     }
 
     // ---------------------------------------------------------------- capability "core"
@@ -308,8 +404,16 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         }
     }
 
-    /** Core keeps nothing personalisation writes: CLEAR runs while INSTALLED, the card id stays. */
+    /**
+     * Core keeps nothing personalisation writes: CLEAR runs while INSTALLED, the card id stays. The origin
+     * (blank or not) is reset by clearAll once every capability is clear.
+     */
     public void clear() {
+    }
+
+    /** Core has no session. */
+    public boolean busy() {
+        return false;
     }
 
     /** 6A86 unless P1 and P2 are both zero (shared by every capability). */

@@ -67,10 +67,31 @@ final class DataAccess implements Capability {
             Tx.commit();
             return 0;
         }
+        requireRegionAccess(e, true);
         area.prepareUse(e);
         backup.dataChanged();
         area.write(e, Util.getShort(in, (short) (off + 1)), in, (short) (off + 3), (short) (len - 3));
         return 0;
+    }
+
+    /**
+     * The one place a region's own access conditions are enforced (on top of WRITE_DATA's and READ_DATA's
+     * in the table; docs/security.md, "Regions"): on an ISSUED card a value region is written only in a
+     * session with permission value (the holder PIN alone never changes a value), and a READ_PIN region
+     * is read only with the PIN verified or with permission read. INSTALLED is personalisation: the
+     * table's conditions alone.
+     */
+    private void requireRegionAccess(short e, boolean write) {
+        if (applet.lifecycle() == Proto.LIFECYCLE_INSTALLED) {
+            return;
+        }
+        byte f = area.flags(e);
+        if (write && (f & Proto.REGION_FLAG_VALUE) != 0) {
+            applet.requireAccess((byte) (Proto.ACCESS_ROLE | Proto.PERM_VALUE));
+        }
+        if (!write && (f & Proto.REGION_FLAG_READ_PIN) != 0) {
+            applet.requireAccess((byte) (Proto.ACCESS_PIN_OR_ROLE | Proto.PERM_READ));
+        }
     }
 
     private short readData(byte p1, byte p2, byte[] in, short off, short len) {
@@ -89,6 +110,7 @@ final class DataAccess implements Capability {
         if (backup.sessionOpen() && (area.flags(e) & Proto.REGION_FLAG_ZERO_PENDING) != 0) {
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED); // zeroing would change a snapshot
         }
+        requireRegionAccess(e, false);
         area.prepareUse(e);
         return area.read(e, Util.getShort(in, (short) (off + 1)), n, rsp, (short) 0);
     }
@@ -109,6 +131,11 @@ final class DataAccess implements Capability {
         }
         byte[] dirty = area.dirtyBits();
         Util.arrayFillNonAtomic(dirty, (short) 0, (short) dirty.length, (byte) 0);
+    }
+
+    /** The data area has no session of its own (a backup or restore session is Backup's). */
+    public boolean busy() {
+        return false;
     }
 
     /** INFO_DATA_AREA: page size and page count. */

@@ -19,7 +19,7 @@ final class DataArea {
     private static final short E_FIRST = 2;
     private static final short E_COUNT = 4;
     /** Flags DEFINE_REGION accepts; the others are state the card keeps. */
-    static final byte DEFINABLE_FLAGS = Proto.REGION_FLAG_VALUE;
+    static final byte DEFINABLE_FLAGS = (byte) (Proto.REGION_FLAG_VALUE | Proto.REGION_FLAG_READ_PIN);
 
     private final short pageSize;
     private final short pageCount;

@@ -98,6 +98,7 @@ final class Duplication implements Capability {
                 case Proto.INS_VERIFY:
                 case Proto.INS_CHANGE_REFERENCE_DATA:
                 case Proto.INS_PUT_PIN:
+                case Proto.INS_RESET_RETRY_COUNTER:
                     return pin.dispatch(ins, p1, p2, in, inOff, inLen);
                 case Proto.INS_PUT_KEY_GROUP_SLOT:
                     putSlot(p1, p2, in, inOff, inLen);
@@ -108,7 +109,6 @@ final class Duplication implements Capability {
                     return 0;
                 case Proto.INS_LOCK_KEY_GROUP:
                     CardsmithApplet.requireP1P2(p1, p2);
-                    pin.require();
                     if (st[ST_LOCKED] == 0) {
                         Tx.begin();
                         Tx.setByte(st, ST_LOCKED, (byte) 1);
@@ -181,6 +181,11 @@ final class Duplication implements Capability {
     }
 
     /** Duplication's state is in DUPLICATION_STATUS: nothing for GET INFO. */
+    /** No session: the export and import state is persistent and CLEAR resets it like the rest. */
+    public boolean busy() {
+        return false;
+    }
+
     public short putInfo(byte[] out, short off) {
         return off;
     }
@@ -208,7 +213,7 @@ final class Duplication implements Capability {
             // Key1 comes from the issuer: personalisation only (a P1-dependent condition the table cannot hold)
             need(applet.lifecycle() == Proto.LIFECYCLE_INSTALLED, Proto.SW_CONDITIONS_NOT_SATISFIED);
         } else {
-            pin.require();
+            applet.requireAccess(Proto.ACCESS_PIN); // Key2, Key3 come from the holder
         }
         need(inLen == KEYLEN, Proto.SW_WRONG_LENGTH);
         need(st[ST_LOCKED] == 0, Proto.SW_CONDITIONS_NOT_SATISFIED);
@@ -226,7 +231,6 @@ final class Duplication implements Capability {
     }
 
     private void clearHolderKeys() {
-        pin.require();
         need(st[ST_LOCKED] == 0 && st[ST_EXPORT] == Proto.EXPORT_NONE && st[ST_ROLE] != Proto.ROLE_BACKUP,
                 Proto.SW_CONDITIONS_NOT_SATISFIED);
         Tx.begin();
@@ -253,7 +257,6 @@ final class Duplication implements Capability {
     }
 
     private short generate() {
-        pin.require();
         need(st[ST_ROLE] == Proto.ROLE_NONE, Proto.SW_CONDITIONS_NOT_SATISFIED);
         alg.ecdh(); // fail with 6A81 before making a key the card could not use
         genFullLength(pair);
@@ -312,7 +315,6 @@ final class Duplication implements Capability {
 
     private short export(byte p1, byte p2, byte[] in, short inOff, short inLen) {
         need(p2 == 0 && (p1 == Proto.KEY_TYPE_PRIVATE || p1 == Proto.KEY_TYPE_PAIR), Proto.SW_INCORRECT_P1P2);
-        pin.require();
         need(st[ST_ROLE] != Proto.ROLE_NONE, Proto.SW_DATA_NOT_FOUND);
         need(st[ST_ROLE] == Proto.ROLE_MAIN, Proto.SW_CONDITIONS_NOT_SATISFIED); // a backup never exports
         requireUsableGroup();
@@ -354,7 +356,6 @@ final class Duplication implements Capability {
     }
 
     private short importKey(byte[] in, short inOff, short inLen) {
-        pin.require();
         requireUsableGroup();
         need(inLen > HDR && inLen <= 200, Proto.SW_WRONG_LENGTH);
         short tagOff = (short) (inOff + inLen - Aead.TAG_LENGTH);
@@ -442,7 +443,6 @@ final class Duplication implements Capability {
      * length; the key is at w[W_BUF + ENV_HDR + 16].
      */
     private short openEnvelope(byte[] in, short off, short len) {
-        pin.require();
         need(st[ST_ROLE] != Proto.ROLE_NONE, Proto.SW_DATA_NOT_FOUND);
         need(len >= (short) (ENV_HDR + Aead.IV_LENGTH + 16 + Aead.TAG_LENGTH)
                 && len <= (short) (ENV_HDR + Aead.IV_LENGTH + MAX_DATA_KEY + 16 + Aead.TAG_LENGTH),

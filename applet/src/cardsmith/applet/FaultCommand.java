@@ -12,6 +12,10 @@ final class FaultCommand implements Capability {
     public void clear() {
     }
 
+    public boolean busy() {
+        return false;
+    }
+
     public short putInfo(byte[] out, short off) {
         return off;
     }

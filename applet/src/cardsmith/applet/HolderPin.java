@@ -2,51 +2,50 @@ package cardsmith.applet;
 
 import javacard.framework.ISOException;
 import javacard.framework.JCSystem;
-import javacard.framework.OwnerPIN;
 import javacard.framework.Util;
 
 /**
  * The holder PIN of the whole applet, part of capability "duplication" (Duplication routes VERIFY, CHANGE
- * REFERENCE DATA and PUT_PIN here and clears it with the rest of the capability): set at
- * personalisation (PUT_PIN, lifecycle INSTALLED, checked by the dispatcher), checked by
- * VERIFY against a persistent try counter, changed with CHANGE REFERENCE DATA. OwnerPIN decrements the
- * try counter before it compares, so pulling the card during a check never gives a free guess. The
- * verified state is kept in CLEAR_ON_DESELECT memory too, so it ends at reset and at deselect.
+ * REFERENCE DATA, PUT_PIN and RESET RETRY COUNTER here and clears it with the rest of the capability).
+ *
+ * <p>The rules (docs/security.md, "The holder PIN"): PUT_PIN sets it once, while none is set; afterwards
+ * only CHANGE REFERENCE DATA with the old PIN changes it, or RESET RETRY COUNTER from a session with
+ * permission pin_reset (the dispatcher checks that). One persistent try counter, decremented before every
+ * comparison, restored only by a correct PIN or by RESET RETRY COUNTER: CLEAR and PUT_PIN leave it as it
+ * is, so a blocked PIN stays blocked through a CLEAR. The counter is written with a non-atomic write
+ * (never part of a transaction, as OwnerPIN's), so neither a power loss nor a rolled-back bundle unit gives
+ * a try back. The verified state is CLEAR_ON_DESELECT: it ends at reset and at deselect.
  * Other capabilities ask {@link #verified()} (the applet exposes this object as holderPin()).
  */
 final class HolderPin {
-    private final CardsmithApplet applet;
-    private final OwnerPIN pin;
-    /** Persistent: [0] = 1 once a PIN was set. Written through Tx. */
+    /** Persistent: [ST_SET] 1 once a PIN is set, [ST_LEN] its length, [ST_TRIES] tries left. */
     private final byte[] state;
+    private static final short ST_SET = 0;
+    private static final short ST_LEN = 1;
+    private static final short ST_TRIES = 2;
+    /** Persistent: the PIN, ST_LEN bytes (the rest zero). Written through Tx. */
+    private final byte[] value;
     /** Transient: [0] = 1 while verified in this selection. */
     private final byte[] session;
 
-    HolderPin(CardsmithApplet applet) {
-        this.applet = applet;
-        pin = new OwnerPIN(Proto.PIN_TRY_LIMIT, Proto.PIN_MAX_LENGTH);
-        state = new byte[1];
+    HolderPin() {
+        state = new byte[3];
+        state[ST_TRIES] = Proto.PIN_TRY_LIMIT;
+        value = new byte[Proto.PIN_MAX_LENGTH];
         session = JCSystem.makeTransientByteArray((short) 1, JCSystem.CLEAR_ON_DESELECT);
     }
 
     /** Whether the holder PIN was verified in this session (since the last reset or select). */
     boolean verified() {
-        return session[0] == 1 && pin.isValidated();
-    }
-
-    /** Refuses with 6982 unless the PIN was verified in this session. */
-    void require() {
-        if (!verified()) {
-            ISOException.throwIt(Proto.SW_SECURITY_STATUS_NOT_SATISFIED);
-        }
+        return session[0] == 1 && isSet();
     }
 
     boolean isSet() {
-        return state[0] == 1;
+        return state[ST_SET] == 1;
     }
 
     byte triesLeft() {
-        return pin.getTriesRemaining();
+        return state[ST_TRIES];
     }
 
     short dispatch(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
@@ -56,12 +55,16 @@ final class HolderPin {
                 put(in, inOff, inLen);
                 return 0;
             case Proto.INS_VERIFY:
-                requireReference(p1, p2);
+                requireReference((byte) 0, p1, p2);
                 verify(in, inOff, inLen);
                 return 0;
             case Proto.INS_CHANGE_REFERENCE_DATA:
-                requireReference(p1, p2);
+                requireReference((byte) 0, p1, p2);
                 change(in, inOff, inLen);
+                return 0;
+            case Proto.INS_RESET_RETRY_COUNTER:
+                requireReference((byte) 2, p1, p2);
+                reset(in, inOff, inLen);
                 return 0;
             default:
                 ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
@@ -69,8 +72,8 @@ final class HolderPin {
         }
     }
 
-    private static void requireReference(byte p1, byte p2) {
-        if (p1 != 0 || p2 != Proto.PIN_REFERENCE) {
+    private static void requireReference(byte wantP1, byte p1, byte p2) {
+        if (p1 != wantP1 || p2 != Proto.PIN_REFERENCE) {
             ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
         }
     }
@@ -81,48 +84,80 @@ final class HolderPin {
         }
     }
 
-    private void put(byte[] in, short off, short len) {
-        checkLength(len);
+    /** The PIN value and length (and, for a reset, the set flag and a full counter) in one transaction. */
+    private void store(byte[] in, short off, short len, boolean fullCounter) {
         Tx.begin();
-        pin.update(in, off, (byte) len);
-        Tx.setByte(state, (short) 0, (byte) 1);
+        Tx.fill(value, (short) 0, Proto.PIN_MAX_LENGTH, (byte) 0);
+        Tx.copy(in, off, value, (short) 0, len);
+        Tx.setByte(state, ST_LEN, (byte) len);
+        Tx.setByte(state, ST_SET, (byte) 1);
+        if (fullCounter) {
+            Tx.setByte(state, ST_TRIES, Proto.PIN_TRY_LIMIT);
+        }
+        Faults.point();
         Tx.commit();
+    }
+
+    /** PUT_PIN: only while no PIN is set, and never onto a blocked counter (CLEAR does not unblock). */
+    private void put(byte[] in, short off, short len) {
+        if (isSet()) {
+            ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED); // set once: CHANGE it with the old PIN
+        }
+        if (state[ST_TRIES] == 0) {
+            ISOException.throwIt(Proto.SW_AUTH_METHOD_BLOCKED);
+        }
+        checkLength(len);
+        store(in, off, len, false);
+        session[0] = 0;
+    }
+
+    /** RESET RETRY COUNTER (the dispatcher checked permission pin_reset): new PIN, full counter. */
+    private void reset(byte[] in, short off, short len) {
+        checkLength(len);
+        store(in, off, len, true);
         session[0] = 0;
     }
 
     /**
-     * CLEAR_BUNDLE: no PIN, as after install. "Not set" is committed together with a PIN value of zeros
-     * (OwnerPIN.update also restores the try counter and drops the validated state), so the old PIN can
-     * neither be verified nor recovered; PUT_PIN may set the next holder's. The zeros come from the response
-     * buffer, which CLEAR does not answer with.
+     * CLEAR_BUNDLE: no PIN, as after install, in one transaction (the value zeroed, so the old PIN can
+     * neither be verified nor recovered). The try counter stays: only a correct PIN or an authorised reset
+     * restores it, so CLEAR is no way to get more guesses nor to unblock.
      */
     void clear() {
-        byte[] zeros = applet.responseBuffer();
-        Util.arrayFillNonAtomic(zeros, (short) 0, Proto.PIN_MAX_LENGTH, (byte) 0);
         Tx.begin();
-        Tx.setByte(state, (short) 0, (byte) 0);
-        pin.update(zeros, (short) 0, Proto.PIN_MAX_LENGTH);
+        Tx.setByte(state, ST_SET, (byte) 0);
+        Tx.setByte(state, ST_LEN, (byte) 0);
+        Tx.fill(value, (short) 0, Proto.PIN_MAX_LENGTH, (byte) 0);
         Tx.commit();
         session[0] = 0;
     }
 
-    /** Checks a candidate; on failure throws 63Cx or 6983. */
+    /** The counter, written outside any transaction (a rollback must not give a try back). */
+    private void setTries(byte n) {
+        Util.arrayFillNonAtomic(state, ST_TRIES, (short) 1, n);
+    }
+
+    /** Checks a candidate, decrementing the counter first; on failure throws 63Cx or 6983. */
     private void check(byte[] in, short off, short len) {
         if (!isSet()) {
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
         }
-        if (pin.getTriesRemaining() == 0) {
+        byte left = state[ST_TRIES];
+        if (left == 0) {
             ISOException.throwIt(Proto.SW_AUTH_METHOD_BLOCKED);
         }
-        if (len < Proto.PIN_MIN_LENGTH || len > Proto.PIN_MAX_LENGTH || !pin.check(in, off, (byte) len)) {
-            if (len >= Proto.PIN_MIN_LENGTH && len <= Proto.PIN_MAX_LENGTH) {
-                session[0] = 0;
-                byte left = pin.getTriesRemaining();
-                ISOException.throwIt(left == 0 ? Proto.SW_AUTH_METHOD_BLOCKED
-                        : (short) (Proto.SW_VERIFY_FAILED | left));
-            }
+        if (len < Proto.PIN_MIN_LENGTH || len > Proto.PIN_MAX_LENGTH) {
             ISOException.throwIt(Proto.SW_WRONG_LENGTH); // malformed: no try spent
         }
+        session[0] = 0;
+        left--;
+        setTries(left);
+        Faults.point(); // a power loss here has spent the try
+        boolean ok = len == state[ST_LEN] & Bytes.equalsConstantTime(in, off, value, (short) 0, len);
+        if (!ok) {
+            ISOException.throwIt(left == 0 ? Proto.SW_AUTH_METHOD_BLOCKED : (short) (Proto.SW_VERIFY_FAILED | left));
+        }
+        setTries(Proto.PIN_TRY_LIMIT);
         session[0] = 1;
     }
 
@@ -134,12 +169,13 @@ final class HolderPin {
             if (verified()) {
                 return;
             }
-            byte left = pin.getTriesRemaining();
+            byte left = state[ST_TRIES];
             ISOException.throwIt(left == 0 ? Proto.SW_AUTH_METHOD_BLOCKED : (short) (Proto.SW_VERIFY_FAILED | left));
         }
         check(in, off, len);
     }
 
+    /** CHANGE REFERENCE DATA: the old PIN checked like VERIFY (same counter), then the new one stored. */
     private void change(byte[] in, short off, short len) {
         if (len < 1) {
             ISOException.throwIt(Proto.SW_WRONG_LENGTH);
@@ -151,8 +187,7 @@ final class HolderPin {
         }
         checkLength(newLen);
         check(in, (short) (off + 1), oldLen);
-        pin.update(in, (short) (off + 1 + oldLen), (byte) newLen);
-        pin.check(in, (short) (off + 1 + oldLen), (byte) newLen); // stays verified
-        session[0] = 1;
+        store(in, (short) (off + 1 + oldLen), newLen, false);
+        session[0] = 1; // stays verified
     }
 }

@@ -45,6 +45,7 @@ final class Restore {
                 ISOException.throwIt(Proto.SW_WRONG_DATA); // the host prepared it for another card
             }
             off += 8;
+            applet.requireRestorableFrom(in, (short) (off + H_CARD)); // blank, the same source, or replace
         } else {
             b.requireLength(len, Proto.BACKUP_HEADER_LENGTH);
         }
@@ -69,6 +70,9 @@ final class Restore {
         b.kTmp.clearKey();
         checkHeaderMacAndControl(in, off, type);
         open(in, off, type, recs, pages);
+        if (other) {
+            applet.noteRestoredFrom(in, (short) (off + H_CARD)); // a genuine backup of that card
+        }
         return 0;
     }
 
