@@ -10,7 +10,10 @@ concatenation), multi-dimensional arrays; String, long, float and double constan
 outside the short range; and references to anything outside the Java Card API (java.util, String,
 StringBuilder, Math, System, ...); and allocation after install: `new`, arrays, transient arrays, keys or
 algorithm instances in anything process/select/deselect reach (each would leak persistent memory per
-command on a card). Each violation names class, method (or field), source line and what is wrong.
+command on a card); what real cards' converters also refuse: int constants of 0x8000 and above, a for-each
+loop's hidden int index and length, java.lang members the API lacks (notify, printStackTrace, an array's
+clone, ...), code in static initialisers other than arrays of constants, synchronized methods, more than
+255 local variable slots. Each violation names class, method (or field), source line and what is wrong.
 
 It is not a substitute for the converter: it does not translate bytecode, assign tokens, check the export
 files of the target API version, nor prove that an int intermediate cannot change a short result. See
@@ -35,6 +38,9 @@ JAVA_LANG = {
     "ArrayIndexOutOfBoundsException", "ArrayStoreException", "ClassCastException", "IndexOutOfBoundsException",
     "NegativeArraySizeException", "NullPointerException", "SecurityException",
 }  # fmt: skip
+# The members of java.lang the Java Card 3.0.4 API has: Object's constructor and equals, every Throwable's
+# constructor (no printStackTrace, getMessage, notify, wait, clone, hashCode, toString ...).
+JAVA_LANG_MEMBERS = {"Object": {"<init>", "equals"}}
 API_PACKAGES = ("javacard/", "javacardx/", "java/rmi/", "java/io/IOException")
 BAD_TYPES = {"I": "int", "J": "long", "F": "float", "D": "double", "C": "char"}
 
@@ -138,14 +144,14 @@ class ClassFile:
         pos += 2
         out = []
         for _ in range(count):
-            _access, name, desc, n_attrs = struct.unpack_from(">HHHH", self.data, pos)
+            access, name, desc, n_attrs = struct.unpack_from(">HHHH", self.data, pos)
             pos += 8
             attrs: dict[str, bytes] = {}
             for _ in range(n_attrs):
                 a_name, a_len = struct.unpack_from(">HI", self.data, pos)
                 attrs[self.utf8(a_name)] = self.data[pos + 6 : pos + 6 + a_len]
                 pos += 6 + a_len
-            out.append({"name": self.utf8(name), "desc": self.utf8(desc), "attrs": attrs})
+            out.append({"name": self.utf8(name), "desc": self.utf8(desc), "attrs": attrs, "access": access})
         return out, pos
 
 
@@ -214,8 +220,8 @@ def _constant_problem(cf: ClassFile, index: int) -> str | None:
         return "long constant"
     if tag in (4, 6):
         return "float/double constant"
-    if tag == 3 and not -32768 <= entry[1] <= 65535:
-        return f"int constant {entry[1]} outside the 16-bit range"
+    if tag == 3 and not -32768 <= entry[1] <= 32767:
+        return f"int constant {entry[1]} outside the short range (0x8000 and above make an int)"
     if tag == 7:
         name = cf.class_name(index)
         problem = _type_problem(name) if name.startswith("[") else _class_problem(name)
@@ -224,12 +230,30 @@ def _constant_problem(cf: ClassFile, index: int) -> str | None:
         owner = _constant_problem(cf, entry[1])
         if owner:
             return owner
+        owner_name = cf.class_name(entry[1])
+        member_name = cf.utf8(cf.cp[entry[2]][1])
+        if owner_name.startswith("["):
+            return f"array method {member_name}() is not in the Java Card API"
+        allowed = JAVA_LANG_MEMBERS.get(owner_name[10:], {"<init>"})
+        if owner_name.startswith("java/lang/") and member_name not in allowed:
+            return f"{owner_name.replace('/', '.')}.{member_name} is not in the Java Card API"
         desc = cf.utf8(cf.cp[entry[2]][2])
         for t in _method_types(desc) if desc.startswith("(") else [desc]:
             problem = _type_problem(t)
             if problem:
                 return f"calls or reads {cf.utf8(cf.cp[entry[2]][1])} with {problem}"
     return None
+
+
+ACC_SYNCHRONIZED = 0x0020
+MAX_LOCALS = 255  # a JCVM method frame has at most 255 local variable slots
+# What a static initialiser may do on a card: create arrays of constants and store them in static fields
+# (the converter turns them into the static field image). Pushes of constants, newarray, dup, array stores,
+# putstatic, return.
+CLINIT_OPCODES = set(range(0x01, 0x12)) | {0x12, 0x13, 0xBC, 0x59, 0x4F, 0x54, 0x56, 0xB3, 0xB1}
+# Int-category local stores and iinc (slot None: in the operand), to find a for-each loop's hidden int index
+# and length: slots the local-variable table does not name.
+_LOCAL_OPS = {0x36: None, 0x84: None, **{0x3B + n: n for n in range(4)}}
 
 
 def check_class(cf: ClassFile) -> list[Violation]:
@@ -242,6 +266,8 @@ def check_class(cf: ClassFile) -> list[Violation]:
             out.append(Violation(cf.name, f["name"], None, f"field of {problem}"))
     for m in cf.methods:
         member = f"{m['name']}{m['desc']}"
+        if m["access"] & ACC_SYNCHRONIZED:
+            out.append(Violation(cf.name, member, None, "synchronized method"))
         for t in _method_types(m["desc"]):
             problem = _type_problem(t)
             if problem:
@@ -300,16 +326,40 @@ def _check_code(cf: ClassFile, member: str, code: bytes) -> list[Violation]:
     out: list[Violation] = []
     body, attrs = _code_parts(cf, code)
     lines = _lines(attrs)
+    (max_locals,) = struct.unpack_from(">H", code, 2)
+    if max_locals > MAX_LOCALS:
+        out.append(Violation(cf.name, member, _line_at(lines, 0),
+                             f"{max_locals} local variable slots (the Java Card VM allows {MAX_LOCALS})"))
     lvt = attrs.get("LocalVariableTable")
+    scopes: list[tuple[int, int, int]] = []  # (slot, start, end) of every named local
     if lvt:
         (n,) = struct.unpack_from(">H", lvt, 0)
         for k in range(n):
-            start, _length, name, desc, _slot = struct.unpack_from(">HHHHH", lvt, 2 + 10 * k)
+            start, length, name, desc, slot = struct.unpack_from(">HHHHH", lvt, 2 + 10 * k)
+            scopes.append((slot, start, start + length))
             problem = _type_problem(cf.utf8(desc))
             if problem:
                 out.append(Violation(cf.name, member, _line_at(lines, start),
                                      f"local variable '{cf.utf8(name)}' of {problem}"))
-    for pc, op in _instructions(body):
+    clinit = member.startswith("<clinit>")
+    instructions = list(_instructions(body))
+    for i, (pc, op) in enumerate(instructions):
+        if clinit and op not in CLINIT_OPCODES:
+            out.append(Violation(cf.name, member, _line_at(lines, pc),
+                                 f"static initialiser runs code (opcode 0x{op:02X}): only arrays of constants"))
+        # iinc works on ints only (javac increments a short with iadd, i2s), and an array length stored in a
+        # slot the table does not name is a for-each loop's hidden int
+        stored_length = op in _LOCAL_OPS and op != 0x84 and i > 0 and instructions[i - 1][1] == 0xBE
+        if lvt and (op == 0x84 or stored_length):
+            slot = _LOCAL_OPS[op]
+            if slot is None:
+                slot = body[pc + 1]
+            after = instructions[i + 1][0] if i + 1 < len(instructions) else len(body)
+            # a store comes just before its variable's scope opens; a load or iinc is inside it
+            if not any(s == slot and start <= after and pc < end for s, start, end in scopes):
+                out.append(Violation(cf.name, member, _line_at(lines, pc),
+                                     f"hidden int local in slot {slot} (a for-each loop's index: use a short index)"))
+
         if op in BAD_OPCODES:
             out.append(Violation(cf.name, member, _line_at(lines, pc), f"{BAD_OPCODES[op]} bytecode 0x{op:02X}"))
         if op == 0xBC and body[pc + 1] in NEWARRAY_TYPES:

@@ -70,3 +70,29 @@ def test_command_line_exit_status_and_messages(fixture_classes: Path, capsys: py
     assert "jc_subset: cardsmith.fixture.IntCounter.process" in err
     assert "violation(s) of the Java Card subset" in err
     assert jc_subset.main([str(ROOT / "build" / "classes" / "applet")]) == 0
+
+
+@pytest.mark.parametrize(("fixture", "expected"), [
+    ("ForEachIndex.sum([B)S (line 7)", "hidden int local in slot 3 (a for-each loop's index"),
+    ("BigConstant.topBit(S)Z (line 6)", "int constant 32768 outside the short range"),
+    ("SynchronizedMethod.bump()V", "synchronized method"),
+    ("ObjectMethods.wake()V (line 6)", "java.lang.Object.notify is not in the Java Card API"),
+    ("ObjectMethods.report(Ljava/lang/Exception;)V (line 10)",
+     "java.lang.Exception.printStackTrace is not in the Java Card API"),
+    ("ObjectMethods.copy([B)[B (line 14)", "array method clone() is not in the Java Card API"),
+    ("StaticInitCode.<clinit>()V (line 6)", "static initialiser runs code (opcode 0xB8): only arrays of constants"),
+    ("ManyLocals.many()S (line 6)", "260 local variable slots (the Java Card VM allows 255)"),
+])
+def test_each_real_card_rule_rejects_its_fixture(fixture_classes: Path, fixture: str, expected: str) -> None:
+    """One small fixture per rule (tests/fixtures/jc_nonconforming): each rule can fail, naming the place."""
+    _, violations = jc_subset.check_dir(fixture_classes)
+    found = [str(v) for v in violations]
+    assert any(f.startswith(f"cardsmith.fixture.{fixture}: {expected}") for f in found), found
+
+
+def test_the_rules_do_not_fire_on_what_a_card_accepts(fixture_classes: Path) -> None:
+    # StaticInitCode.TABLE (an array of constants) and the javac temporaries of a try/finally in the
+    # production classes are fine: only the call in StaticInitCode's initialiser is reported there
+    _, violations = jc_subset.check_dir(fixture_classes)
+    assert [v.what for v in violations if v.cls == "cardsmith/fixture/StaticInitCode"] == [
+        "static initialiser runs code (opcode 0xB8): only arrays of constants"]

@@ -191,3 +191,24 @@ def test_unfinished_restore_can_be_discarded(card: Card, tmp_path: Path, transpo
     assert DataAreaSession(card).read(1, 0, 128) == bytes(128)  # the half-restored region is zeroed, not half old/new
     with pytest.raises(errors.WrongStateError):
         BackupSession(card).discard_unfinished()
+
+
+def test_zeroing_a_value_region_after_restore_survives_a_tear_at_every_step(card: Card, tmp_path: Path,
+                                                                            transport_kind: str) -> None:
+    """The value region a restore marked zero-pending is zeroed page by page before its first use (each page
+    one transaction, so a commit buffer far smaller than the region suffices) and the flag clears last: a
+    tear anywhere leaves the flag set, the other regions as restored, and the next use zeroes it all."""
+    skip_tears_over_pcsc(transport_kind, "tear")
+    blobs, expected = _restore_scene(card, tmp_path)
+    DataAreaSession(card).write(2, 0, b"\x77" * 512)  # the purse is not in the chain any more: value lost
+    BackupSession(card).restore_chain(blobs)
+    assert DataAreaSession(card).region(2).zero_pending
+    k = 0
+    while interrupted(card, lambda: DataAreaSession(card).read(2, 0, 4 * 128), k, "tear"):
+        assert DataAreaSession(card).region(2).zero_pending, k  # the flag goes only with the last page zeroed
+        assert DataAreaSession(card).read(1, 0, 24 * 128) == expected[1]
+        assert DataAreaSession(card).read(3, 0, 4 * 128) == expected[3]
+        k += 1
+    assert k >= 5  # four pages and the flag: every one of them was interrupted once
+    assert not DataAreaSession(card).region(2).zero_pending
+    assert DataAreaSession(card).read(2, 0, 4 * 128) == bytes(4 * 128)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from cardsmith.backup import BackupSession
@@ -25,13 +27,63 @@ def test_define_write_read_round_trip(card: Card) -> None:
     assert DataAreaSession(card).read(2, 0, 4) == b"\x00\x00\x01\x00"
 
 
-def test_long_write_by_chaining_and_dirty_pages(card: Card) -> None:
+def commit_capacity() -> int:
+    """The commit buffer the test build's Tx enforces (CARDSMITH_COMMIT_CAPACITY of the simulator JVM)."""
+    return int(os.environ.get("CARDSMITH_COMMIT_CAPACITY", "512"))
+
+
+def write_limit(capacity: int) -> int:
+    """DataArea.writeLimit: the capacity less 128 (half below 256), whole 16-byte blocks, at most 1021."""
+    w = capacity // 2 if capacity < 256 else capacity - 128
+    return max(16, min(w, 1021) & ~0x0F)
+
+
+def test_info_reports_the_commit_buffer_and_the_largest_write(card: Card) -> None:
+    info = card.info()
+    assert info.commit_capacity == commit_capacity()
+    assert info.max_write == write_limit(commit_capacity())
+    assert info.as_json()["transactions"] == {"commit_capacity": info.commit_capacity, "max_write": info.max_write}
+
+
+def test_largest_write_by_chaining_and_dirty_pages(card: Card) -> None:
     DataAreaSession(card).define_region(1, 0, 16)
     BackupSession(card).load_common_key(1, bytes(16))
     assert card.info().raw[0x8E][6:8] == b"\x00\x00"
-    card.call(Ins.WRITE_DATA, data=b"\x01\x00\x80" + b"\xAA" * 700)  # pages 1..6 (128-byte pages)
-    assert DataAreaSession(card).read(1, 128, 700) == b"\xAA" * 700
-    assert int.from_bytes(card.info().raw[0x8E][6:8], "big") == 6
+    n = card.info().max_write
+    assert n is not None and n > 255  # one command, chained
+    card.call(Ins.WRITE_DATA, data=b"\x01\x00\x80" + b"\xAA" * n)  # from page 1 (128-byte pages)
+    assert DataAreaSession(card).read(1, 128, n) == b"\xAA" * n
+    assert int.from_bytes(card.info().raw[0x8E][6:8], "big") == (n + 127) // 128
+
+
+def test_a_write_beyond_the_largest_is_refused_and_changes_nothing(card: Card) -> None:
+    DataAreaSession(card).define_region(1, 0, 16)
+    BackupSession(card).load_common_key(1, bytes(16))
+    n = card.info().max_write
+    assert n is not None
+    with pytest.raises(errors.WrongLengthError):
+        card.call(Ins.WRITE_DATA, data=b"\x01\x00\x00" + b"\xAA" * (n + 1))
+    assert DataAreaSession(card).read(1, 0, 16 * 128) == bytes(16 * 128)
+    assert card.info().raw[0x8E][6:8] == b"\x00\x00"  # no page marked dirty
+
+
+def test_session_write_splits_long_data_at_the_largest_write(card: Card, monkeypatch: pytest.MonkeyPatch) -> None:
+    DataAreaSession(card).define_region(1, 0, 32)
+    data = bytes(i * 7 & 0xFF for i in range(4000))
+    sent: list[int] = []
+    call = card.call
+
+    def spy(ins: Ins, *args: object, **kwargs: object) -> bytes:
+        if ins == Ins.WRITE_DATA:
+            sent.append(len(kwargs["data"]) - 3)  # type: ignore[arg-type]
+        return call(ins, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(card, "call", spy)
+    DataAreaSession(card).write(1, 5, data)
+    n = card.info().max_write
+    assert n is not None
+    assert sent == [n] * (len(data) // n) + [len(data) % n]
+    assert DataAreaSession(card).read(1, 5, len(data)) == data
 
 
 @pytest.mark.parametrize("entry", [

@@ -72,6 +72,28 @@ def test_wrong_class_is_6e00(card: Card) -> None:
 
 def test_secure_messaging_is_refused(card: Card) -> None:
     assert card.send(CommandApdu(0x84, Ins.GET_INFO, ne=256)).sw == 0x6882
+    assert card.send(CommandApdu(0x8C, Ins.GET_INFO, ne=256)).sw == 0x6882
+    # further logical channels (ISO 7816-4: b7 set): b6 is their secure-messaging bit
+    assert card.send(CommandApdu(0xE0, Ins.GET_INFO, ne=256)).sw == 0x6882
+    assert card.send(CommandApdu(0x60, Ins.ECHO, data=b"x", ne=256)).sw == 0x6882
+
+
+@pytest.mark.parametrize("cla", [0x81, 0x83, 0xC0, 0xC5, 0xCF])
+def test_logical_channel_bits_are_not_secure_messaging(card: Card, cla: int) -> None:
+    """Channels 1-3 (CLA 81-83) and 4-19 (C0-CF): the channel number is not read as secure messaging."""
+    r = card.exchange(CommandApdu(cla, Ins.GET_INFO, ne=256).encode())
+    assert r.sw == 0x9000 and r.data == card.call(Ins.GET_INFO)
+
+
+def test_chaining_on_a_further_logical_channel(card: Card) -> None:
+    # CLA D3: proprietary class, channel 7, chaining bit (b5) set
+    assert card.exchange(CommandApdu(0xD3, Ins.ECHO, 0, 0, b"\x01" * 10).encode()).sw == 0x9000
+    r = card.exchange(CommandApdu(0xC3, Ins.ECHO, 0, 0, b"\x02" * 5, 256).encode())
+    assert (r.sw, r.data) == (0x9000, b"\x01" * 10 + b"\x02" * 5)
+
+
+def test_an_iso_class_on_a_further_channel_is_still_the_wrong_class(card: Card) -> None:
+    assert card.exchange(CommandApdu(0x40, Ins.GET_INFO, ne=256).encode()).sw == 0x6E00
 
 
 def test_wrong_parameters_and_lengths(card: Card) -> None:
@@ -99,6 +121,16 @@ def test_short_le_gets_61xx_then_the_rest(card: Card) -> None:
     assert r.sw == 0x612C and len(r.data) == 256  # 44 bytes left
     r2 = card.exchange(bytes.fromhex("00C000002C"))
     assert r2.sw == 0x9000 and r2.data == bytes(i % 256 for i in range(256, 300))
+
+
+@pytest.mark.parametrize("le", [0x7FFF, 0x8000, 0x9000, 0xFFFF])
+def test_any_extended_le_gets_the_whole_answer(card: Card, le: int) -> None:
+    """Ne is capped at the response buffer: an Le of 0x8000 or more is no negative length (6F00 or nothing)."""
+    info = card.call(Ins.GET_INFO)
+    r = card.exchange(bytes([0x80, Ins.GET_INFO, 0, 0, 0]) + le.to_bytes(2, "big"))
+    assert (r.sw, r.data) == (0x9000, info)
+    r = card.exchange(bytes([0x80, Ins.ECHO, 1, 0, 0, 0, 2]) + (1000).to_bytes(2, "big") + le.to_bytes(2, "big"))
+    assert (r.sw, r.data) == (0x9000, bytes(i % 256 for i in range(1000)))
 
 
 def test_malformed_apdus_never_get_6f00(card: Card) -> None:

@@ -34,6 +34,11 @@ def test_info_json_describes_the_simulated_card(service: dict[str, str]) -> None
     assert info["reader"] == "cardsmith-sim 0"
     assert len(info["card_id"]) == 16 and info["lifecycle"] == "INSTALLED"
     assert info["data_area"] == {"page_size": 128, "page_count": 32, "bytes": 4096}
+    # the production build (what `cardsmith sim` runs) asks the platform: jCardSim's getMaxCommitCapacity
+    tx = info["transactions"]
+    assert tx["commit_capacity"] > 0 and 16 <= tx["max_write"] <= 1021
+    text = run(service, "info").stdout
+    assert f"commit buffer {tx['commit_capacity']} bytes, largest write {tx['max_write']} bytes" in text
 
 
 def test_cards_keep_state_between_invocations(service: dict[str, str]) -> None:

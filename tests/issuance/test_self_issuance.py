@@ -9,6 +9,7 @@ import pytest
 import power_cut
 from cardsmith.core import errors
 from cardsmith.core.card import Card
+from cardsmith.dataarea import DataAreaSession
 from cardsmith.issuance import (
     CLEAR_AND_RETRY,
     REJECT,
@@ -309,3 +310,40 @@ def test_install_parameters_set_the_store_size_and_the_key(request: pytest.Fixtu
         IssuanceSession(card).put_bundle(sealed([InnerCommand.named("ECHO", data=bytes(200))], key=key))
     IssuanceSession(card).put_bundle(sealed([ECHO, CLOSE], key=key))
     assert IssuanceSession(card).start().complete
+
+
+def test_an_inner_command_answering_more_than_the_response_buffer_fails_cleanly(card: Card) -> None:
+    """An inner ECHO of 1100 bytes (more than the 1024-byte response buffer): FAILED with its status word,
+    never 6F00 from START nor a bundle left RUNNING; START again fails the same way, CLEAR recovers."""
+    long_echo = InnerCommand.named("ECHO", data=bytes(1100))
+    IssuanceSession(card).put_bundle(sealed([ECHO, long_echo, CLOSE]))
+    for _ in range(2):
+        result = IssuanceSession(card).start()
+        assert (result.complete, result.failed_at, result.inner_sw, result.done) == (False, 2, 0x6700, 1)
+        st = IssuanceSession(card).status()
+        assert (st.name, st.failed_at, st.inner_sw) == ("FAILED", 2, 0x6700)
+    assert lifecycle(card) == "INSTALLED"
+    IssuanceSession(card).clear()
+    assert IssuanceSession(card).status().name == "EMPTY"
+
+
+def test_a_unit_larger_than_the_commit_buffer_fails_whole_and_cleanly(card: Card) -> None:
+    """One unit of writes that together exceed the card's commit buffer: the card's transaction overflows
+    (6A84, as TransactionException.BUFFER_FULL on a real card), nothing of the unit is applied, the bundle
+    is FAILED at the unit's last command, and the units before it stay applied."""
+    info = card.info()
+    assert info.max_write is not None and info.commit_capacity is not None
+    n = info.max_write
+    writes = [InnerCommand.named("WRITE_DATA", data=bytes([1]) + (i * n).to_bytes(2, "big") + b"\xAB" * n)
+              for i in range(info.commit_capacity // n + 1)]
+    define = InnerCommand.named("DEFINE_REGION", data=bytes([1, 0, 0, 0, 0, 32]))
+    IssuanceSession(card).put_bundle(sealed([define, *writes, CLOSE], checkpoints=[2, len(writes) + 2]))
+    result = IssuanceSession(card).start()
+    assert (result.complete, result.failed_at, result.inner_sw, result.done) == (False, len(writes) + 1, 0x6A84, 1)
+    assert IssuanceSession(card).status().name == "FAILED"
+    assert DataAreaSession(card).read(1, 0, len(writes) * n) == bytes(len(writes) * n)  # not one byte applied
+    assert lifecycle(card) == "INSTALLED"
+    # each of the same writes alone fits: the card works on
+    for w in writes:
+        card.call(Ins.WRITE_DATA, data=w.data, expect_data=False)
+    assert DataAreaSession(card).read(1, 0, len(writes) * n) == b"\xAB" * (len(writes) * n)

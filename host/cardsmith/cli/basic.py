@@ -47,8 +47,14 @@ def info(settings: Settings) -> None:
         f"data area         {data.page_count} pages x {data.page_size} bytes"
         f" = {data.page_count * data.page_size} bytes",
         f"buffers           command {data.command_buffer}, response {data.response_buffer} bytes",
+        f"transactions      commit buffer {_or_unknown(data.commit_capacity)} bytes,"
+        f" largest write {_or_unknown(data.max_write)} bytes",
     ])
     settings.emit({"reader": reader, **j}, text)
+
+
+def _or_unknown(value: int | None) -> str:
+    return "unknown" if value is None else str(value)
 
 
 def _parse_hex(text: str) -> bytes:

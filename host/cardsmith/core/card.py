@@ -45,6 +45,10 @@ class CardInfo:
     command_buffer: int
     response_buffer: int
     algorithms: int
+    # INFO_COMMIT: the card's commit buffer and the largest WRITE_DATA payload (None from an applet before 1.x
+    # that does not report them)
+    commit_capacity: int | None = None
+    max_write: int | None = None
     raw: dict[int, bytes] = field(repr=False, default_factory=dict)
 
     @property
@@ -80,6 +84,7 @@ class CardInfo:
             "data_area": {"page_size": self.page_size, "page_count": self.page_count,
                           "bytes": self.page_size * self.page_count},
             "buffers": {"command": self.command_buffer, "response": self.response_buffer},
+            "transactions": {"commit_capacity": self.commit_capacity, "max_write": self.max_write},
         }
 
     @classmethod
@@ -88,6 +93,9 @@ class CardInfo:
         try:
             geometry = t[Tag.INFO_DATA_AREA]
             buffers = t[Tag.INFO_BUFFERS]
+            commit = t.get(Tag.INFO_COMMIT)
+            if commit is not None and len(commit) < 4:
+                raise IndexError("INFO_COMMIT is shorter than 4 bytes")
             return cls(
                 version=tuple(t[Tag.INFO_VERSION][:3]),  # type: ignore[arg-type]
                 card_id=t[Tag.INFO_CARD_ID],
@@ -101,6 +109,8 @@ class CardInfo:
                 command_buffer=int.from_bytes(buffers[0:2], "big"),
                 response_buffer=int.from_bytes(buffers[2:4], "big"),
                 algorithms=int.from_bytes(t[Tag.INFO_ALGORITHMS], "big"),
+                commit_capacity=None if commit is None else int.from_bytes(commit[0:2], "big"),
+                max_write=None if commit is None else int.from_bytes(commit[2:4], "big"),
                 raw=t,
             )
         except (KeyError, IndexError) as exc:

@@ -16,7 +16,7 @@ from ..protocol.codes import (
 )
 
 REGION_ENTRY = 6
-WRITE_CHUNK = 960  # region bytes per WRITE_DATA: the command buffer minus its 3-byte header, in whole blocks
+WRITE_CHUNK = 960  # region bytes per WRITE_DATA at most: the command buffer minus its 3-byte header, in whole blocks
 _FLAG_NAMES = (("value", REGION_FLAG_VALUE), ("restored", REGION_FLAG_RESTORED),
                ("zero-pending", REGION_FLAG_ZERO_PENDING), ("restore-unfinished", REGION_FLAG_TOUCHED),
                ("read-pin", REGION_FLAG_READ_PIN))
@@ -78,6 +78,15 @@ class DataAreaSession:
 
     def __init__(self, card: Card) -> None:
         self.card = card
+        self._max_write: int | None = None
+
+    def max_write(self) -> int:
+        """Region bytes one WRITE_DATA may carry on this card: what its commit buffer takes in one transaction
+        (GET INFO's INFO_COMMIT, asked once per session), never more than WRITE_CHUNK."""
+        if self._max_write is None:
+            reported = self.card.info().max_write
+            self._max_write = WRITE_CHUNK if reported is None else max(1, min(WRITE_CHUNK, reported))
+        return self._max_write
 
     def define_region(self, region_id: int, first_page: int, page_count: int, *, value: bool = False,
                       read_pin: bool = False) -> None:
@@ -98,8 +107,11 @@ class DataAreaSession:
                 return r
         raise UsageError(f"the card has no region {region_id}; `cardsmith data regions` lists them")
 
-    def write(self, region_id: int, offset: int, data: bytes, *, chunk: int = WRITE_CHUNK) -> None:
-        """Writes data into a region; long data goes in several WRITE_DATA commands of ``chunk`` bytes."""
+    def write(self, region_id: int, offset: int, data: bytes, *, chunk: int | None = None) -> None:
+        """Writes data into a region; long data goes in several WRITE_DATA commands of ``chunk`` bytes (default
+        and at most: max_write()). Each command is atomic on the card; a write cut short by a pulled card
+        leaves the commands before it applied, so write it again."""
+        chunk = self.max_write() if chunk is None else min(chunk, self.max_write())
         for i in range(0, max(len(data), 1), chunk):
             part = data[i : i + chunk]
             self.card.call(Ins.WRITE_DATA, data=bytes([region_id]) + (offset + i).to_bytes(2, "big") + part,

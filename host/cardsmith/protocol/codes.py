@@ -88,6 +88,7 @@ class Tag(IntEnum):
     INFO_DATA_AREA = 0x87
     INFO_BUFFERS = 0x88
     INFO_ALGORITHMS = 0x89
+    INFO_COMMIT = 0x8A
     INFO_BACKUP = 0x8E
     DUP_ROLE = 0xD0
     DUP_PIN = 0xD1

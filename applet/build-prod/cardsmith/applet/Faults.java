@@ -14,6 +14,13 @@ final class Faults {
     static void point() {
     }
 
+    /**
+     * Code that catches every exception (Bundle: an inner command's failure, whatever it is) hands it here
+     * first; the test build rethrows its simulated power loss, which no applet code may swallow.
+     */
+    static void passPowerLoss(Exception e) {
+    }
+
     static short command(byte p1, byte p2) {
         ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED);
         return 0;

@@ -20,6 +20,11 @@ final class Tx {
      */
     private static boolean unit;
 
+    /** Bytes the card's commit buffer holds for one transaction (DataArea sizes its writes by it). */
+    static short maxCommitCapacity() {
+        return JCSystem.getMaxCommitCapacity();
+    }
+
     static void begin() {
         if (unit) {
             return;

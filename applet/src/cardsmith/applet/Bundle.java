@@ -396,8 +396,12 @@ final class Bundle implements Capability {
                     }
                     Faults.point();
                     Tx.commitUnit();
-                } catch (CardRuntimeException e) {
-                    Tx.abort(); // the whole unit is undone: nothing of it was applied
+                } catch (Exception e) {
+                    // whatever an inner command threw (a refusal, the commit buffer full, a platform or
+                    // runtime exception), the whole unit is undone: nothing of it was applied, and the
+                    // bundle is FAILED, never left RUNNING
+                    Faults.passPowerLoss(e);
+                    Tx.abort();
                     // k is past unitEnd when the commit itself failed (commit buffer full): blame the unit's last
                     return fail(k > unitEnd ? unitEnd : k, reason(e), count);
                 }
@@ -423,15 +427,18 @@ final class Bundle implements Capability {
         return count;
     }
 
-    private static short reason(CardRuntimeException e) {
+    private static short reason(Exception e) {
         if (e instanceof ISOException) {
-            return e.getReason();
+            return ((ISOException) e).getReason();
         }
         if (e instanceof CryptoException) {
-            return e.getReason() == CryptoException.NO_SUCH_ALGORITHM ? Proto.SW_FUNCTION_NOT_SUPPORTED
-                    : Proto.SW_WRONG_DATA;
+            return ((CryptoException) e).getReason() == CryptoException.NO_SUCH_ALGORITHM
+                    ? Proto.SW_FUNCTION_NOT_SUPPORTED : Proto.SW_WRONG_DATA;
         }
-        return Proto.SW_NOT_ENOUGH_MEMORY; // TransactionException (commit buffer full), SystemException
+        if (e instanceof CardRuntimeException) {
+            return Proto.SW_NOT_ENOUGH_MEMORY; // TransactionException (commit buffer full), SystemException
+        }
+        return ISO7816.SW_UNKNOWN; // a runtime exception of the inner command: recorded, not thrown
     }
 
     private short fail(short k, short sw, short count) {

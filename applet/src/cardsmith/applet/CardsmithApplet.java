@@ -112,6 +112,16 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         caps[Proto.CAPABILITY_ISSUANCE] = new Bundle(this, bundleSize, bArray, off, paramLen);
     }
 
+    /**
+     * Every selection, explicit (SELECT), implicit (the card's default applet at reset) or on a logical
+     * channel (MANAGE CHANNEL OPEN): no chain, no pending response. The CLEAR_ON_DESELECT io slots read 0
+     * after a deselect, which would otherwise say "a chain with P2 00 is in progress" (6883).
+     */
+    public boolean select() {
+        resetIo();
+        return true;
+    }
+
     public void deselect() {
         resetIo();
     }
@@ -131,10 +141,14 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         byte[] buf = apdu.getBuffer();
         byte claByte = buf[ISO7816.OFFSET_CLA];
         byte ins = buf[ISO7816.OFFSET_INS];
-        if ((claByte & 0x0C) != 0) {
+        // ISO 7816-4 5.4.1: b7 set means a further logical channel (4-19): then b6 is the secure-messaging
+        // bit and b4-b1 the channel; otherwise b4-b3 are secure messaging and b2-b1 the channel (0-3).
+        // The class (b8) and the chaining bit (b5) sit at the same place in both.
+        boolean further = (claByte & 0x40) != 0;
+        if ((claByte & (further ? 0x20 : 0x0C)) != 0) {
             ISOException.throwIt(Proto.SW_SECURE_MESSAGING_NOT_SUPPORTED);
         }
-        byte baseCla = (byte) (claByte & (byte) 0xE0);
+        byte baseCla = further ? (byte) (claByte & (byte) 0x80) : (byte) (claByte & (byte) 0xE0);
         boolean chained = (claByte & Proto.CLA_CHAIN_BIT) != 0;
 
         if (ins == Proto.INS_GET_RESPONSE && baseCla == Proto.CLA_ISO && !chained) {
@@ -233,6 +247,9 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
             return;
         }
         short ne = apdu.setOutgoing();
+        if (ne < 0 || ne > Proto.RESPONSE_BUFFER_SIZE) {
+            ne = Proto.RESPONSE_BUFFER_SIZE; // an extended Le of 0x8000 or more reads negative as a short
+        }
         short chunk = pending < ne ? pending : ne;
         short off = io[IO_RSP_OFF];
         if (chunk > 0) {
@@ -459,6 +476,9 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         off = Tlv.putHeader(out, off, Proto.TAG_INFO_BUFFERS, (short) 4);
         off = Util.setShort(out, off, Proto.COMMAND_BUFFER_SIZE);
         off = Util.setShort(out, off, Proto.RESPONSE_BUFFER_SIZE);
+        off = Tlv.putHeader(out, off, Proto.TAG_INFO_COMMIT, (short) 4);
+        off = Util.setShort(out, off, Tx.maxCommitCapacity());
+        off = Util.setShort(out, off, dataArea.maxWrite());
         return off;
     }
 
@@ -467,6 +487,9 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
             ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
         }
         if (p1 == 0) {
+            if (inLen > Proto.RESPONSE_BUFFER_SIZE) {
+                ISOException.throwIt(Proto.SW_WRONG_LENGTH); // a stored bundle's inner ECHO may be longer
+            }
             Util.arrayCopyNonAtomic(in, inOff, rsp, (short) 0, inLen);
             return inLen;
         }

@@ -27,6 +27,8 @@ final class DataArea {
     private final Object[] segments;
     private final byte[] dirty;
     private final byte[] regions;
+    /** The largest WRITE_DATA payload: what one transaction of the card's commit buffer takes (maxWrite). */
+    private final short maxWrite;
 
     DataArea(short pageSize, short pageCount) {
         if (!validPageSize(pageSize) || pageCount < 1 || pageCount > Proto.MAX_PAGE_COUNT) {
@@ -45,6 +47,31 @@ final class DataArea {
         }
         dirty = new byte[(short) ((short) (pageCount + 7) >> 3)];
         regions = new byte[(short) (Proto.MAX_REGIONS * ENTRY)];
+        maxWrite = writeLimit(Tx.maxCommitCapacity());
+    }
+
+    /** Commit-buffer bytes a write keeps for bookkeeping: its dirty bits and the card's per-write headers. */
+    static final short WRITE_RESERVE = 128;
+
+    /**
+     * The largest write one transaction of a commit buffer of capacity bytes takes: the capacity less
+     * WRITE_RESERVE (half of it below 256), in whole 16-byte blocks, at most what a command can carry.
+     * A write touches at most two segments (two copies) and nine dirty-bit bytes, so the reserve covers
+     * a card that spends up to 8 bytes of header per journalled write.
+     */
+    static short writeLimit(short capacity) {
+        short w = capacity < 256 ? (short) (capacity / 2) : (short) (capacity - WRITE_RESERVE);
+        short most = (short) (Proto.COMMAND_BUFFER_SIZE - 3);
+        if (w > most) {
+            w = most;
+        }
+        w = (short) (w & (short) 0x7FF0);
+        return w < 16 ? 16 : w;
+    }
+
+    /** The largest WRITE_DATA payload (GET INFO's INFO_COMMIT). */
+    short maxWrite() {
+        return maxWrite;
     }
 
     private static boolean validPageSize(short size) {
@@ -247,6 +274,9 @@ final class DataArea {
     /**
      * Checks that region entry may be used now (not touched by an unfinished restore) and zeroes a value
      * region that a restore left with a pending zeroing (the patent's claim 7: before its first use).
+     * The zeroing is one transaction per page (a region is far larger than a card's commit buffer) and the
+     * flag clears in a last one: zeroing is idempotent, so a power loss on the way leaves the flag set and
+     * the next use zeroes the region again from its first page.
      */
     void prepareUse(short entry) {
         byte f = flags(entry);
@@ -254,14 +284,17 @@ final class DataArea {
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
         }
         if ((f & Proto.REGION_FLAG_ZERO_PENDING) != 0) {
-            Tx.begin();
             short p = first(entry);
             short end = (short) (p + pages(entry));
             for (; p < end; p++) {
+                Tx.begin();
                 Tx.fill(segmentOf(p), offsetOf(p), pageSize, (byte) 0);
                 markDirty(p);
+                Tx.commit();
             }
+            Tx.begin();
             setFlags(entry, (byte) (f & (byte) ~Proto.REGION_FLAG_ZERO_PENDING));
+            Faults.point();
             Tx.commit();
         }
     }
@@ -272,22 +305,30 @@ final class DataArea {
         }
     }
 
-    /** Writes src into the region at off, marking the pages dirty, in one transaction. */
+    /**
+     * Writes src into the region at off, marking the pages dirty, in one transaction: at most maxWrite()
+     * bytes (6700 beyond), one copy per segment the write touches (pages of a segment are contiguous).
+     */
     void write(short entry, short off, byte[] src, short srcOff, short len) {
         checkRange(entry, off, len);
+        if (len > maxWrite) {
+            ISOException.throwIt(Proto.SW_WRONG_LENGTH);
+        }
         Tx.begin();
         short page = (short) (first(entry) + off / pageSize);
         short in = (short) (off % pageSize);
         while (len > 0) {
-            short n = (short) (pageSize - in);
-            if (n > len) {
-                n = len;
+            // bytes from here to the end of this page's segment
+            short room = (short) ((short) (pagesPerSegment - (short) (page % pagesPerSegment)) * pageSize - in);
+            short n = room < len ? room : len;
+            short last = (short) (page + (short) ((short) (in + n - 1) / pageSize));
+            for (short p = page; p <= last; p++) {
+                markDirty(p);
             }
-            markDirty(page);
             Tx.copy(src, srcOff, segmentOf(page), (short) (offsetOf(page) + in), n);
             srcOff += n;
             len -= n;
-            page++;
+            page = (short) (last + 1);
             in = 0;
         }
         Tx.commit();

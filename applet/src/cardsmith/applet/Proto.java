@@ -79,6 +79,7 @@ public final class Proto {
     public static final byte TAG_INFO_DATA_AREA = (byte) 0x87;
     public static final byte TAG_INFO_BUFFERS = (byte) 0x88;
     public static final byte TAG_INFO_ALGORITHMS = (byte) 0x89;
+    public static final byte TAG_INFO_COMMIT = (byte) 0x8A;
     public static final byte TAG_INFO_BACKUP = (byte) 0x8E;
     public static final byte TAG_DUP_ROLE = (byte) 0xD0;
     public static final byte TAG_DUP_PIN = (byte) 0xD1;
