@@ -165,5 +165,6 @@ def migrate(engine: Engine) -> None:
     try:
         command.upgrade(_alembic_config(engine), "head")
     except sa.exc.OperationalError as exc:
+        reason = " ".join(str(exc.orig).split())  # the driver's message, on one line
         raise DatabaseUnavailable(f"cannot migrate the database {engine.url.render_as_string(hide_password=True)}:"
-                                  f" {exc.orig}: check that it runs and the URL is right") from exc
+                                  f" {reason}: check that it runs and the URL is right") from exc
