@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from server_fixtures import db_url, deployment, postgres  # noqa: F401 - fixtures
 from server_helpers import client
 
 from cardsmith.backup.fileformat import H_SEQ

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from server_fixtures import postgres  # noqa: F401 - fixtures
 from server_helpers import Postgres, ServerProcess, client, grant
 
 from cli_helpers import base_env

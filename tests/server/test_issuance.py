@@ -7,6 +7,7 @@ import threading
 from collections import Counter
 
 import pytest
+from server_fixtures import db_url, deployment, postgres  # noqa: F401 - fixtures
 from server_helpers import ServerProcess, client
 
 
@@ -35,7 +36,8 @@ def test_a_batch_is_stored_once_and_a_different_one_under_its_name_is_refused(de
 
 
 def test_reserve_report_resume_and_the_log(deployment) -> None:
-    with client(deployment.server, deployment.station) as desk, client(deployment.server, deployment.station2) as other:
+    with client(deployment.server, deployment.station) as desk, \
+            client(deployment.server, deployment.station2) as other:
         batch_id = desk.post("/v1/batches", json=_batch("flow", 3)).json()["batch_id"]
         first = desk.post(f"/v1/batches/{batch_id}/reservations", json={}).json()
         assert first["record_id"] == "R0000" and first["entry"]["bundle"] == "0000"

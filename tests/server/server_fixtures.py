@@ -1,5 +1,6 @@
-"""Server fixtures: one PostgreSQL per test session; per module, a database (SQLite file or a fresh PostgreSQL
-database) and a server process on it, with keys for two issuers."""
+"""Server fixtures (imported by each server test module: a conftest.py here would shadow tests/conftest.py,
+which other groups import by name): one PostgreSQL per module that needs one; per module, a database (SQLite file
+or a fresh PostgreSQL database) and a server process on it, with keys for two issuers."""
 
 from __future__ import annotations
 
