@@ -8,6 +8,10 @@ bash scripts/setup.sh
 if [[ $(id -u) -eq 0 && -z ${CARDSMITH_REQUIRE_PCSC:-} ]]; then
   export CARDSMITH_REQUIRE_PCSC=1
 fi
+# Likewise PostgreSQL (Debian's, started by tests/server/conftest.py as the postgres user) must work as root.
+if [[ $(id -u) -eq 0 && -z ${CARDSMITH_REQUIRE_POSTGRES:-} ]]; then
+  export CARDSMITH_REQUIRE_POSTGRES=1
+fi
 # A test that fails on a PC/SC transport error (vpcd/pcscd losing a virtual card: docs/transports.md) is run
 # again, at most twice, with a fresh card; assertion failures and every other error are never re-run.
 exec .venv/bin/pytest -q -p no:cacheprovider --reruns 2 --reruns-delay 2 \
