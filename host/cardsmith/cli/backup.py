@@ -34,7 +34,7 @@ def backup(settings: Settings, kind: str | None, directory: Path | None) -> None
     root = _dir(directory)
     catalogue = open_catalogue(root)
     with settings.open_card() as card, settings.progress("backup") as progress:
-        entry = BackupSession(card).backup(catalogue, root, kind or "auto", progress)
+        entry = BackupSession(card).backup(catalogue, root, kind or "auto", progress, settings.notice)
     settings.emit(entry.as_json(), f"backup {entry.backup_id}: {entry.type}, {entry.pages} pages in "
                   f"{entry.records} records, {entry.size} bytes -> {entry.path}")
 

@@ -30,6 +30,10 @@ class Settings:
 
         return open_card(reader or self.reader, trace=self.trace if self.verbose else None)
 
+    def notice(self, line: str) -> None:
+        """A sentence the technician should read, on stderr (so --json output stays one document)."""
+        click.echo(f"note: {line}", err=True)
+
     def emit(self, data: Any, text: str) -> None:
         """Prints ``text`` for people, or ``data`` as JSON with --json."""
         if self.as_json:
@@ -37,7 +41,6 @@ class Settings:
             sys.stdout.write("\n")
         else:
             click.echo(text)
-
 
     @contextlib.contextmanager
     def progress(self, label: str) -> Iterator[Callable[[int, int], None] | None]:
