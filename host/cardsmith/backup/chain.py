@@ -146,6 +146,11 @@ def import_file(catalogue: Catalogue, directory: Path, source: Path) -> Entry:
         raw = Path(source).read_bytes()
     except OSError as exc:
         raise BadDataError(f"{source}: cannot read ({exc.strerror})") from exc
+    return import_bytes(catalogue, directory, raw, str(source))
+
+
+def import_bytes(catalogue: Catalogue, directory: Path, raw: bytes, source: str) -> Entry:
+    """:func:`import_file` of a file's bytes (``source`` names where they came from, for messages)."""
     blob = BackupBlob.decode(raw)
     h = blob.header
     card_hex, digest, chain_hash = h.card_id.hex().upper(), hashlib.sha256(raw).hexdigest(), blob.chain_hash.hex()
