@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ..core.errors import BadDataError
 from ..core.storage import Database
 
 STATES = ("stored", "complete", "orphaned")
@@ -74,10 +75,21 @@ class SqliteCatalogue:
         self._db.close()
 
     def add(self, entry: Entry) -> None:
+        """Catalogues a new backup. Never overwrites: a row already holding its (card, sequence) or its chain
+        hash with another file is a BadDataError and the catalogue is unchanged (the card's sequence numbers
+        only grow, so two genuine backups never share either)."""
         if entry.state not in STATES:
             raise ValueError(entry.state)
         with self._db.transaction() as db:
-            db.execute(f"INSERT OR REPLACE INTO backups ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            clash = db.execute(f"SELECT {COLUMNS} FROM backups WHERE (card_id=? AND seq=?) OR hash=?",
+                               (entry.card_id, entry.seq, entry.hash)).fetchone()
+            if clash is not None:
+                held = Entry(*clash)
+                why = "sequence number" if (held.card_id, held.seq) == (entry.card_id, entry.seq) else "chain hash"
+                raise BadDataError(f"the catalogue already holds backup {held.backup_id} with this {why} and another "
+                                   f"file (digest {held.digest[:16]}...): this one is altered or damaged; nothing "
+                                   "was changed, the catalogued backup stays")
+            db.execute(f"INSERT INTO backups ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                        tuple(asdict(entry).values()))
 
     def set_state(self, card_id: str, seq: int, state: str) -> None:

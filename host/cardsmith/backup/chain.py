@@ -138,20 +138,34 @@ def export(catalogue: Catalogue, backup_id: str, file: Path) -> Entry:
 
 
 def import_file(catalogue: Catalogue, directory: Path, source: Path) -> Entry:
-    """Copies a backup file into the store and catalogues it as ``complete`` (the card checks it at restore)."""
+    """Copies a backup file into the store and catalogues it as ``complete`` (the card checks it at restore).
+    The same file again changes nothing; a file that clashes with a catalogued backup (same card and
+    sequence, or same chain hash, but other bytes: a header altered in its clear fields keeps its chain
+    hash) is refused before anything is written, and the catalogued one stays."""
     try:
         raw = Path(source).read_bytes()
     except OSError as exc:
         raise BadDataError(f"{source}: cannot read ({exc.strerror})") from exc
+    return import_bytes(catalogue, directory, raw, str(source))
+
+
+def import_bytes(catalogue: Catalogue, directory: Path, raw: bytes, source: str) -> Entry:
+    """:func:`import_file` of a file's bytes (``source`` names where they came from, for messages)."""
     blob = BackupBlob.decode(raw)
     h = blob.header
-    existing = catalogue.get(h.card_id.hex().upper(), h.seq)
-    if existing and existing.hash != blob.chain_hash.hex():
-        raise BadDataError(f"{source}: the catalogue already holds a different backup {blob.backup_id}")
+    card_hex, digest, chain_hash = h.card_id.hex().upper(), hashlib.sha256(raw).hexdigest(), blob.chain_hash.hex()
+    for held in (catalogue.get(card_hex, h.seq), catalogue.by_hash(chain_hash)):
+        if held is None:
+            continue
+        if held.digest == digest and (held.card_id, held.seq) == (card_hex, h.seq):
+            return held  # imported already
+        raise BadDataError(f"{source}: the catalogue already holds backup {held.backup_id} with the same "
+                           f"{'sequence number' if (held.card_id, held.seq) == (card_hex, h.seq) else 'chain hash'} "
+                           "and other bytes: this file is altered or damaged; nothing was changed, the catalogued "
+                           "backup stays")
     path = store_path(directory, h)
     atomic_write(path, raw)
-    entry = Entry(h.card_id.hex().upper(), h.seq, utc_now(), h.type_name, h.key_version, h.prev_hash.hex(),
-                  blob.chain_hash.hex(), len(blob.pages), len(blob.records), len(raw),
-                  hashlib.sha256(raw).hexdigest(), str(path), "complete")
+    entry = Entry(card_hex, h.seq, utc_now(), h.type_name, h.key_version, h.prev_hash.hex(), chain_hash,
+                  len(blob.pages), len(blob.records), len(raw), digest, str(path), "complete")
     catalogue.add(entry)
     return entry

@@ -37,10 +37,11 @@ from ..protocol.codes import (
     Tag,
 )
 from .catalogue import Catalogue, Entry
-from .chain import check_links, store_path, utc_now
+from .chain import chain_for, check_links, store_path, utc_now
 from .fileformat import DIFF, FULL, BackupBlob, Header, Record
 
 Progress = Callable[[int, int], None]  # (done, total)
+Notify = Callable[[str], None]  # a sentence for the technician
 
 END_COMPLETE, END_ABORT, END_DISCARD = 1, 2, 3  # END_SESSION P1
 
@@ -135,13 +136,33 @@ class BackupSession:
                 raise UsageError(f"nothing changed since backup {state.card_hex}-{state.last_seq}: "
                                  "no differential needed")
 
-    def _begin(self, catalogue: Catalogue, kind: str) -> Header:
+    @staticmethod
+    def holds_last(catalogue: Catalogue, state: BackupState) -> bool:
+        """Whether the catalogue holds the card's last completed backup with its whole chain: only then does a
+        differential on it restore from this catalogue."""
+        last = catalogue.get(state.card_hex, state.last_seq)
+        if last is None or last.state == "orphaned":
+            return False
+        try:
+            chain_for(catalogue, last)
+        except CardsmithError:
+            return False
+        return True
+
+    def _begin(self, catalogue: Catalogue, kind: str, notify: Notify | None) -> Header:
         """BACKUP. With an explicit kind the card is asked straight away (one exchange less on the wire); GET
-        INFO is read only to choose the kind, to explain a refusal, or to settle earlier unconfirmed backups."""
+        INFO is read only to choose the kind, to explain a refusal, or to settle earlier unconfirmed backups.
+        ``auto`` takes a full backup when the catalogue lacks the card's last one (taken at another station):
+        a differential on it would be an orphan this catalogue cannot restore."""
         state = None
         if kind == "auto":
             state = self.state()
             kind = "diff" if state.chain else "full"
+            if kind == "diff" and not self.holds_last(catalogue, state):
+                kind = "full"
+                if notify:
+                    notify(f"the catalogue lacks this card's last backup {state.card_hex}-{state.last_seq} (taken at "
+                           "another station?): taking a full backup, so that this catalogue restores it")
         p1 = FULL if kind == "full" else DIFF
         for attempt in range(2):
             if state is not None:
@@ -156,6 +177,13 @@ class BackupSession:
                     raise
                 state = self.state()
         card_hex = header.card_id.hex().upper()
+        if header.type == DIFF:
+            prev = catalogue.by_hash(header.prev_hash.hex())
+            if prev is None or prev.card_id != card_hex or prev.state == "orphaned":
+                self._abort_quietly()
+                raise UsageError("the catalogue lacks the backup this card's differential would build on (its last, "
+                                 "taken at another station?): run `cardsmith backup --full`, or import that backup "
+                                 "first; nothing was taken")
         if any(e.state == "stored" for e in catalogue.entries(card_hex)):
             self.reconcile(catalogue, state if state and not state.session else None)
         return header
@@ -178,9 +206,10 @@ class BackupSession:
                 raise ProtocolError("the card sent more records than its header announced")
 
     def backup(self, catalogue: Catalogue, directory: Path, kind: str = "auto",
-               progress: Progress | None = None) -> Entry:
-        """Takes a backup (``full``, ``diff``, or ``auto``: differential when the card has a chain)."""
-        header = self._begin(catalogue, kind)
+               progress: Progress | None = None, notify: Notify | None = None) -> Entry:
+        """Takes a backup (``full``, ``diff``, or ``auto``: differential when the card has a chain and the
+        catalogue holds its last backup; ``notify`` hears why it took a full one instead)."""
+        header = self._begin(catalogue, kind, notify)
         try:
             blob = self._receive(header, progress)
         except CardsmithError:

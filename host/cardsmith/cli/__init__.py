@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bundle-clear": ("cardsmith.cli.selfissue:bundle_clear", "Erase the bundle and what it wrote (not after ISSUED)."),
     "personalise": ("cardsmith.cli.selfissue:personalise", "Conventional command-by-command personalisation."),
     # the issuer server
+    "sync": ("cardsmith.cli.remote:sync", "Upload what this station did offline to the issuer server."),
     "server": ("cardsmith.cli.server:server", "The issuer server shared by every station: run it, grant keys."),
 }
 
@@ -64,11 +65,14 @@ otherwise a simulator started for this command only)."""
 @click.option("-r", "--reader", envvar="CARDSMITH_READER", help="Reader name, or a unique part of it.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the APDU trace (PINs and keys masked) to stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--server", envvar="CARDSMITH_SERVER", metavar="URL",
+              help="The issuer server (backup, restore, issue, sync); the key from CARDSMITH_SERVER_KEY or the "
+                   "file CARDSMITH_SERVER_KEY_FILE. Unreachable: the station works locally, `sync` uploads later.")
 @click.version_option(package_name="cardsmith")
 @click.pass_context
-def cli(ctx: click.Context, reader: str | None, verbose: bool, as_json: bool) -> None:
+def cli(ctx: click.Context, reader: str | None, verbose: bool, as_json: bool, server: str | None) -> None:
     """cardsmith: issue, back up, restore and duplicate smart cards."""
-    ctx.obj = Settings(reader=reader, verbose=verbose, as_json=as_json)
+    ctx.obj = Settings(reader=reader, verbose=verbose, as_json=as_json, server=server)
 
 
 def main(argv: list[str] | None = None) -> None:

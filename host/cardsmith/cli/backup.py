@@ -28,15 +28,19 @@ def _dir(directory: Path | None) -> Path:
 @dir_option
 @pass_settings
 def backup(settings: Settings, kind: str | None, directory: Path | None) -> None:
-    """Back up the card's data area, encrypted by the card (differential when a chain exists)."""
+    """Back up the card's data area, encrypted by the card (differential when a chain exists); with --server
+    the server's chain first, the new backup uploaded after."""
     from ..backup import BackupSession, open_catalogue
+    from ..remote.backups import backup as run
 
     root = _dir(directory)
     catalogue = open_catalogue(root)
-    with settings.open_card() as card, settings.progress("backup") as progress:
-        entry = BackupSession(card).backup(catalogue, root, kind or "auto", progress)
-    settings.emit(entry.as_json(), f"backup {entry.backup_id}: {entry.type}, {entry.pages} pages in "
-                  f"{entry.records} records, {entry.size} bytes -> {entry.path}")
+    with settings.server_client() as server, settings.open_card() as card, settings.progress("backup") as progress:
+        done = run(BackupSession(card), catalogue, root, server, kind or "auto", progress, settings.notice)
+    entry = done.entry
+    where = {None: "", True: ", on the server", False: ", kept here for `cardsmith sync`"}[done.uploaded]
+    settings.emit(done.as_json(), f"backup {entry.backup_id}: {entry.type}, {entry.pages} pages in "
+                  f"{entry.records} records, {entry.size} bytes -> {entry.path}{where}")
 
 
 @click.command()
@@ -50,11 +54,14 @@ def backup(settings: Settings, kind: str | None, directory: Path | None) -> None
 @pass_settings
 def restore(settings: Settings, backup_id: str | None, latest: bool, onto_new_card: bool, from_card: str | None,
             discard_unfinished: bool, directory: Path | None) -> None:
-    """Restore a backup chain (full + its differentials, in order) onto this card or a replacement."""
-    from ..backup import BackupSession, open_catalogue, restore_target
+    """Restore a backup chain (full + its differentials, in order) onto this card or a replacement; with
+    --server the chain is fetched from the server first."""
+    from ..backup import BackupSession, open_catalogue
+    from ..remote.backups import restore_target
 
-    catalogue = open_catalogue(_dir(directory))
-    with settings.open_card() as card:
+    root = _dir(directory)
+    catalogue = open_catalogue(root)
+    with settings.server_client() as server, settings.open_card() as card:
         session = BackupSession(card)
         if discard_unfinished:
             session.discard_unfinished()
@@ -63,7 +70,8 @@ def restore(settings: Settings, backup_id: str | None, latest: bool, onto_new_ca
         if backup_id and latest:
             raise UsageError("give either BACKUP_ID or --latest, not both")
         card_hex = session.state().card_hex
-        blobs = restore_target(catalogue, card_hex, backup_id, onto_new=onto_new_card, from_card=from_card)
+        blobs = restore_target(server, catalogue, root, card_hex, backup_id, onto_new=onto_new_card,
+                               from_card=from_card, notify=settings.notice)
         with settings.progress("restore") as progress:
             session.restore_chain(blobs, onto_new=onto_new_card, progress=progress)
     ids = [b.backup_id for b in blobs]

@@ -13,6 +13,7 @@ import click
 
 if TYPE_CHECKING:
     from ..core.card import Card
+    from ..remote import ServerClient
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Settings:
     reader: str | None
     verbose: bool
     as_json: bool
+    server: str | None = None  # --server / CARDSMITH_SERVER: the issuer server's URL
 
     def trace(self, line: str) -> None:
         click.echo(line, err=True)
@@ -30,6 +32,29 @@ class Settings:
 
         return open_card(reader or self.reader, trace=self.trace if self.verbose else None)
 
+    @contextlib.contextmanager
+    def server_client(self, required: bool = False) -> Iterator[ServerClient | None]:
+        """The issuer server's client when --server / CARDSMITH_SERVER is set (else None, or with ``required``
+        a UsageError), with the station's key from CARDSMITH_SERVER_KEY or CARDSMITH_SERVER_KEY_FILE."""
+        if not self.server:
+            if required:
+                from ..core.errors import UsageError
+
+                raise UsageError("this needs the issuer server: give --server URL or set CARDSMITH_SERVER")
+            yield None
+            return
+        from ..remote import connect
+
+        client = connect(self.server)
+        try:
+            yield client
+        finally:
+            client.close()
+
+    def notice(self, line: str) -> None:
+        """A sentence the technician should read, on stderr (so --json output stays one document)."""
+        click.echo(f"note: {line}", err=True)
+
     def emit(self, data: Any, text: str) -> None:
         """Prints ``text`` for people, or ``data`` as JSON with --json."""
         if self.as_json:
@@ -37,7 +62,6 @@ class Settings:
             sys.stdout.write("\n")
         else:
             click.echo(text)
-
 
     @contextlib.contextmanager
     def progress(self, label: str) -> Iterator[Callable[[int, int], None] | None]:

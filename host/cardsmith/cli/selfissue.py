@@ -58,23 +58,29 @@ def prepare(settings: Settings, profile_path: str, records_path: str, out_path: 
 @pass_settings
 def issue(settings: Settings, batch_path: str, record_id: str | None, count: int, no_wait: bool,
           log_path: str | None, clear_first: bool) -> None:
-    """Write the card's bundle and START it (technician); resumes a card pulled half way."""
+    """Write the card's bundle and START it (technician); resumes a card pulled half way. With --server each
+    record is reserved on the server first (offline: the local log, outcomes queued for `cardsmith sync`)."""
     from ..issuance import IssuanceLog, IssuingStation, StationRun
     from ..issuance.profile import load_batch
-
-    station = IssuingStation(load_batch(batch_path), IssuanceLog(log_path), settings.open_card)
-    todo = station.todo(record_id, count)
+    from ..remote import Outbox, ServerReservations
 
     def swap(n: int, entry: dict) -> None:
         if not no_wait:
-            click.pause(f"insert the next blank card for record {entry['record_id']}, then press a key")
+            which = f"record {entry['record_id']}" if entry.get("record_id") else "the next record"
+            click.pause(f"insert the next blank card for {which}, then press a key")
 
-    run = StationRun(log_path=str(station.log.path))
-    with click.progressbar(length=len(todo), label="issuing", file=None if not settings.as_json else
-                           click.get_text_stream("stderr")) as bar:
-        for result in station.run(todo, clear_first=clear_first, before_card=swap):
-            run.results.append(result)
-            bar.update(1)
+    batch = load_batch(batch_path)
+    with settings.server_client() as server:
+        reservations = ServerReservations(server, batch, str(Path(batch_path).resolve()), Outbox(),
+                                          settings.notice) if server else None
+        station = IssuingStation(batch, IssuanceLog(log_path), settings.open_card, reservations)
+        todo = station.todo(record_id, count)
+        run = StationRun(log_path=str(station.log.path))
+        with click.progressbar(length=len(todo), label="issuing", file=None if not settings.as_json else
+                               click.get_text_stream("stderr")) as bar:
+            for result in station.run(todo, clear_first=clear_first, before_card=swap):
+                run.results.append(result)
+                bar.update(1)
     settings.emit({"results": [r.as_json() for r in run.results], "log": run.log_path},
                   "\n".join(r.describe() for r in run.results))
     run.raise_for_rejected()

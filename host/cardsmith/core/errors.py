@@ -107,3 +107,24 @@ class ChainInterruptedError(CardRefusedError):
 
 class CardBugError(CardRefusedError):
     """6F00: an uncaught exception in the applet."""
+
+
+class ServerError(CardsmithError):
+    """The issuer server refused a request (cardsmith.remote)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class ServerUnavailable(ServerError):
+    """The issuer server cannot be reached, timed out, or answered 503: the station works on its local store
+    and `cardsmith sync` uploads later; nothing was changed on the server by the failed request."""
+
+
+class ServerAuthError(ServerError, UsageError):
+    """401/403: the station's key is missing, unknown, revoked, or lacks the role."""
+
+
+class ServerConflict(ServerError, BadDataError):
+    """409: the server holds something this request contradicts (it changed nothing)."""

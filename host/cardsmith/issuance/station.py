@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ..core.card import Card
 from ..core.errors import CardRemovedError, UsageError
@@ -19,6 +20,18 @@ from .progress import ProgressTable
 from .session import IssuanceRejected, IssuanceSession
 
 OpenCard = Callable[[], AbstractContextManager[Card]]
+
+
+class Reservations(Protocol):
+    """Where a station's records come from besides its own log: the issuer server (cardsmith.remote) reserves
+    each record for one card. ``todo`` gives the entries to issue (``claim`` fills each in just before its card;
+    ``local`` is the station's own pick from its log, for when the server is unreachable); ``report`` hears
+    every outcome the log records."""
+
+    def todo(self, record_id: str | None, count: int, local: Callable[[str | None, int], list[dict]]) -> list[dict]:
+        ...
+    def claim(self, entry: dict, local: Callable[[str | None], dict]) -> dict: ...
+    def report(self, record_id: str, card_id: bytes, result: str, detail: str | None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -61,14 +74,23 @@ def parse_master_key(text: str | None) -> bytes | None:
 class IssuingStation:
     """One batch, one issuance log, one reader."""
 
-    def __init__(self, batch: dict, log: IssuanceLog, open_card: OpenCard) -> None:
+    def __init__(self, batch: dict, log: IssuanceLog, open_card: OpenCard,
+                 reservations: Reservations | None = None) -> None:
         self.batch = batch
         self.log = log
         self.open_card = open_card
+        self.reservations = reservations
         self.table = ProgressTable.from_json(batch.get("progress"))
 
     def todo(self, record_id: str | None = None, count: int = 1) -> list[dict]:
         """The batch entries to issue: the named record, or the next ``count`` not issued yet (the log says)."""
+        if record_id:
+            self._local_todo(record_id, 1)  # a record that is not in the batch is refused here, server or not
+        if self.reservations is not None:
+            return self.reservations.todo(record_id, count, self._local_todo)
+        return self._local_todo(record_id, count)
+
+    def _local_todo(self, record_id: str | None, count: int) -> list[dict]:
         bundles = self.batch["bundles"]
         if record_id:
             chosen = [b for b in bundles if b["record_id"] == record_id]
@@ -84,9 +106,15 @@ class IssuingStation:
     def _log(self, card_id: bytes, record_id: str, result: str, **more: object) -> None:
         self.log.record(card_id=card_id, record_id=record_id, profile=self.batch["profile"],
                         sequence=self.batch["sequence"], result=result, **more)  # type: ignore[arg-type]
+        if self.reservations is not None:
+            failed_at, sw = more.get("failed_at"), more.get("sw")
+            detail = f"inner command {failed_at} failed with {sw:04X}" if failed_at and sw is not None else None
+            self.reservations.report(record_id, card_id, result, detail)
 
     def issue_one(self, entry: dict, *, clear_first: bool = False) -> CardResult:
         """Issues one batch entry onto the card in the reader and logs how it went."""
+        if self.reservations is not None:
+            entry = self.reservations.claim(entry, lambda rid: self._local_todo(rid, 1)[0])
         envelope = bytes.fromhex(entry["bundle"])
         record_id = entry["record_id"]
         with self.open_card() as card:
