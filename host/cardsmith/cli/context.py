@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -20,6 +21,8 @@ class Settings:
     reader: str | None
     verbose: bool
     as_json: bool
+    as_cert: Path | None = None  # --as: every card opened runs in a session as this certificate
+    as_key: Path | None = None
 
     def trace(self, line: str) -> None:
         click.echo(line, err=True)
@@ -28,7 +31,16 @@ class Settings:
         """The card in ``reader`` (default: the global --reader), applet selected; traced with -v."""
         from ..transport.readers import open_card
 
-        return open_card(reader or self.reader, trace=self.trace if self.verbose else None)
+        card = open_card(reader or self.reader, trace=self.trace if self.verbose else None)
+        if self.as_cert is not None:
+            from .trust import open_session
+
+            try:
+                open_session(self, card)
+            except BaseException:
+                card.close()
+                raise
+        return card
 
     def emit(self, data: Any, text: str) -> None:
         """Prints ``text`` for people, or ``data`` as JSON with --json."""
