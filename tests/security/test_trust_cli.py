@@ -56,7 +56,7 @@ def test_issuer_station_and_a_session_from_the_command_line(service: dict[str, s
     reset = run(env, *CARD, "-v", "--as", str(cert), "pin", "reset", "--new", "4321")
     assert reset.returncode == 0, reset.stderr
     assert "= secured RESET_RETRY_COUNTER 02 81 ** masked **" in reset.stderr
-    assert "4321".encode().hex().upper() not in reset.stderr.replace(" ", "")
+    assert b"4321".hex().upper() not in reset.stderr.replace(" ", "")
     assert run(env, *CARD, "pin", "verify", "--pin", "4321").returncode == 0
 
 
