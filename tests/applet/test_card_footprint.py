@@ -12,7 +12,13 @@ from cardsmith.protocol import load
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 import card_footprint  # noqa: E402
-from cardsmith.protocol.codes import DEFAULT_PAGE_COUNT, DEFAULT_PAGE_SIZE, MAX_PAGE_COUNT
+from cardsmith.protocol.codes import (
+    DEFAULT_PAGE_COUNT,
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_COUNT,
+    SM_COUNTER_LENGTH,
+    SM_MAC_LENGTH,
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +49,10 @@ def test_io_buffers_are_clear_on_deselect(footprint: dict[str, dict]) -> None:
     for result in footprint.values():
         deselect = _arrays(result, "deselect")
         meta = load().meta
-        assert deselect["applet.cmd"] == meta["command_buffer_size"]
-        assert deselect["applet.rsp"] == meta["response_buffer_size"]
+        # room for what secure messaging adds to a full buffer: counter, MAC, a block of padding
+        sm = SM_COUNTER_LENGTH + SM_MAC_LENGTH + 16
+        assert deselect["applet.cmd"] == meta["command_buffer_size"] + sm
+        assert deselect["applet.rsp"] == meta["response_buffer_size"] + sm
         assert result["transient_deselect_bytes"] == sum(deselect.values())
         assert "applet.cmd" not in _arrays(result, "persistent")
 

@@ -70,12 +70,16 @@ def test_wrong_class_is_6e00(card: Card) -> None:
     assert card.send(CommandApdu(0xA0, Ins.GET_INFO, ne=256)).sw == 0x6E00
 
 
-def test_secure_messaging_is_refused(card: Card) -> None:
-    assert card.send(CommandApdu(0x84, Ins.GET_INFO, ne=256)).sw == 0x6882
+def test_secure_messaging_outside_a_session_is_refused(card: Card) -> None:
+    """cardsmith's own format (CLA 84 / 04) needs an authenticated session (6982, tests/security/
+    test_session.py); the ISO formats (b4-b3 = 10, 11) are not supported at all."""
+    assert card.send(CommandApdu(0x84, Ins.GET_INFO, data=bytes(10), ne=256)).sw == 0x6982
+    assert card.send(CommandApdu(0x04, Ins.VERIFY, 0, 0x81, data=bytes(10), ne=256)).sw == 0x6982
     assert card.send(CommandApdu(0x8C, Ins.GET_INFO, ne=256)).sw == 0x6882
+    assert card.send(CommandApdu(0x88, Ins.GET_INFO, ne=256)).sw == 0x6882
     # further logical channels (ISO 7816-4: b7 set): b6 is their secure-messaging bit
-    assert card.send(CommandApdu(0xE0, Ins.GET_INFO, ne=256)).sw == 0x6882
-    assert card.send(CommandApdu(0x60, Ins.ECHO, data=b"x", ne=256)).sw == 0x6882
+    assert card.send(CommandApdu(0xE0, Ins.GET_INFO, ne=256)).sw == 0x6982
+    assert card.send(CommandApdu(0x60, Ins.ECHO, data=b"x", ne=256)).sw == 0x6982
 
 
 @pytest.mark.parametrize("cla", [0x81, 0x83, 0xC0, 0xC5, 0xCF])

@@ -6,24 +6,27 @@ the table refuses gets exactly the table's status word (6985 for the lifecycle o
 missing PIN or role), and a command the table lets through reaches its handler, which refuses the bad
 P1-P2 (or length) without doing anything: the walk changes nothing on the card.
 
-Roles walked: nobody (nothing proven) and the holder (PIN verified). A role condition needs an
-authenticated session, which this applet cannot open yet, so it is refused for both.
+Roles walked: nobody (nothing proven), the holder (PIN verified), a station (an authenticated session whose
+certificate grants every permission; every probe secured) and a station granted nothing. A role condition
+passes only for the station with the permission; the session never stands in for the PIN.
 """
 
 from __future__ import annotations
 
 import pytest
+from trust_helpers import ALL, enrolled, open_session
 
 from cardsmith.core.apdu import CommandApdu
 from cardsmith.core.card import Card
 from cardsmith.duplication import DuplicationSession
 from cardsmith.protocol import ACCESS_STATES, PROTOCOL, Instruction, condition
 from cardsmith.protocol.codes import Ins, Lifecycle
+from cardsmith.trust import SecureChannel
 
 pytestmark = pytest.mark.card
 
 PIN = "1234"
-ROLES = ("nobody", "holder")
+ROLES = ("nobody", "holder", "station", "station-without-permissions")
 #: answers that mean the command never reached a handler or the applet failed: never a pass
 NOT_A_PASS = {0x6982, 0x6D00, 0x6E00, 0x6F00}
 
@@ -35,24 +38,33 @@ def expected(ins: Instruction, state: str, role: str) -> int | None:
     kind, _ = condition(ins.access[state])
     if kind == "never":
         return 0x6985
-    if kind == "role" or (kind in ("pin", "pin-or-role") and role != "holder"):
+    if kind == "pin" and role != "holder":
+        return 0x6982
+    if kind == "role" and role != "station":
+        return 0x6982
+    if kind == "pin-or-role" and role not in ("holder", "station"):
         return 0x6982
     return None
 
 
-def probe(card: Card, ins: Instruction) -> int:
+def probe(card: Card, ins: Instruction, channel: SecureChannel | None) -> int:
     cla = PROTOCOL.meta["cla_iso"] if ins.cla == "iso" else PROTOCOL.cla
-    return card.send(CommandApdu(cla, ins.code, 0xFF, 0xFF)).sw
+    command = CommandApdu(cla, ins.code, 0xFF, 0xFF)
+    return card.send(command if channel is None else channel.wrap(command)).sw
 
 
 def walk(card: Card, state: str) -> list[str]:
     wrong = []
     for role in ROLES:
         card.reset()  # nothing proven any more
+        channel = None
         if role == "holder":
             DuplicationSession(card).verify_pin(PIN)
+        elif role.startswith("station"):
+            channel = open_session(card, ALL if role == "station" else 0)
+            card.channel = None  # the probes are wrapped by hand, as sent
         for ins in sorted(PROTOCOL.instructions.values(), key=lambda i: i.code):
-            sw = probe(card, ins)
+            sw = probe(card, ins, channel)
             want = expected(ins, state, role)
             if want is not None and sw != want:
                 wrong.append(f"{state}/{role} {ins.name}: {sw:04X}, the table says {want:04X}")
@@ -62,6 +74,7 @@ def walk(card: Card, state: str) -> list[str]:
 
 
 def test_every_command_in_every_state_and_role_answers_as_the_table_says(card: Card) -> None:
+    enrolled(card)
     DuplicationSession(card).put_pin(PIN)
     assert card.info().lifecycle == Lifecycle.INSTALLED
     wrong = walk(card, "installed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 import click
 
@@ -23,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # duplication and files
     "duplicate": ("cardsmith.cli.dup:duplicate", "Make a backup card holding the main card's key (exported once)."),
     "key": ("cardsmith.cli.dup:key", "The card's key pair and key group: personalise, generate, public, status, lock."),
-    "pin": ("cardsmith.cli.dup:pin", "The holder PIN: verify, change."),
+    "pin": ("cardsmith.cli.dup:pin", "The holder PIN: verify, change, reset."),
     "files": ("cardsmith.cli.dup:files", "Files encrypted to a card: encrypt, decrypt, share, recover."),
     # self-issuance
     "prepare": ("cardsmith.cli.selfissue:prepare", "Seal one bundle per cardholder from a profile and a CSV."),
@@ -31,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bundle-status": ("cardsmith.cli.selfissue:bundle_status_cmd", "Show the card's self-issuance progress."),
     "bundle-clear": ("cardsmith.cli.selfissue:bundle_clear", "Erase the bundle and what it wrote (not after ISSUED)."),
     "personalise": ("cardsmith.cli.selfissue:personalise", "Conventional command-by-command personalisation."),
+    # trust
+    "issuer": ("cardsmith.cli.trust:issuer", "The issuer's root key and certificates: init, certify, show, enrol."),
     # the issuer server
     "sync": ("cardsmith.cli.remote:sync", "Upload what this station did offline to the issuer server."),
     "server": ("cardsmith.cli.server:server", "The issuer server shared by every station: run it, grant keys."),
@@ -68,11 +71,16 @@ otherwise a simulator started for this command only)."""
 @click.option("--server", envvar="CARDSMITH_SERVER", metavar="URL",
               help="The issuer server (backup, restore, issue, sync); the key from CARDSMITH_SERVER_KEY or the "
                    "file CARDSMITH_SERVER_KEY_FILE. Unreachable: the station works locally, `sync` uploads later.")
+@click.option("--as", "as_cert", type=click.Path(path_type=Path), envvar="CARDSMITH_AS",
+              help="Run in an authenticated session as this certificate file (`issuer certify`).")
+@click.option("--as-key", type=click.Path(path_type=Path), help="Its key file (default: CERT with .key).")
 @click.version_option(package_name="cardsmith")
 @click.pass_context
-def cli(ctx: click.Context, reader: str | None, verbose: bool, as_json: bool, server: str | None) -> None:
+def cli(ctx: click.Context, reader: str | None, verbose: bool, as_json: bool, server: str | None,
+        as_cert: Path | None, as_key: Path | None) -> None:
     """cardsmith: issue, back up, restore and duplicate smart cards."""
-    ctx.obj = Settings(reader=reader, verbose=verbose, as_json=as_json, server=server)
+    ctx.obj = Settings(reader=reader, verbose=verbose, as_json=as_json, server=server, as_cert=as_cert,
+                       as_key=as_key)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,6 +23,8 @@ class Settings:
     verbose: bool
     as_json: bool
     server: str | None = None  # --server / CARDSMITH_SERVER: the issuer server's URL
+    as_cert: Path | None = None  # --as: every card opened runs in a session as this certificate
+    as_key: Path | None = None
 
     def trace(self, line: str) -> None:
         click.echo(line, err=True)
@@ -30,7 +33,16 @@ class Settings:
         """The card in ``reader`` (default: the global --reader), applet selected; traced with -v."""
         from ..transport.readers import open_card
 
-        return open_card(reader or self.reader, trace=self.trace if self.verbose else None)
+        card = open_card(reader or self.reader, trace=self.trace if self.verbose else None)
+        if self.as_cert is not None:
+            from .trust import open_session
+
+            try:
+                open_session(self, card)
+            except BaseException:
+                card.close()
+                raise
+        return card
 
     @contextlib.contextmanager
     def server_client(self, required: bool = False) -> Iterator[ServerClient | None]:

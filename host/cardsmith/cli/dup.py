@@ -134,7 +134,7 @@ def lock(settings: Settings, pin: str | None) -> None:
 
 @click.group()
 def pin() -> None:
-    """The holder PIN: verify, change."""
+    """The holder PIN: verify, change, reset."""
 
 
 @pin.command("verify")
@@ -156,6 +156,16 @@ def pin_change(settings: Settings, old: str, new: str) -> None:
     with _session(settings) as kc:
         kc.change_pin(old, new)
     settings.emit({"changed": True}, "PIN changed")
+
+
+@pin.command("reset")
+@click.option("--new", "value", help="New PIN (else $CARDSMITH_PIN, else asked).")
+@pass_settings
+def pin_reset(settings: Settings, value: str | None) -> None:
+    """Set a new PIN and give every try back (unblocks): needs --as with permission pin_reset."""
+    with _session(settings) as kc:
+        kc.reset_pin(_pin(value, "new PIN"))
+    settings.emit({"reset": True}, "PIN reset: every try is back")
 
 
 @click.group()

@@ -98,6 +98,7 @@ _ERROR_CLASSES: dict[Sw, type[CardRefusedError]] = {
     Sw.INS_NOT_SUPPORTED: errors.NotSupportedError,
     Sw.CLA_NOT_SUPPORTED: errors.NotSupportedError,
     Sw.SECURE_MESSAGING_NOT_SUPPORTED: errors.NotSupportedError,
+    Sw.SM_DATA_INCORRECT: errors.SecureMessagingError,
     Sw.NOT_ENOUGH_MEMORY: errors.CardMemoryError,
     Sw.DATA_NOT_FOUND: errors.NotFoundError,
     Sw.WRONG_LENGTH: errors.WrongLengthError,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ..protocol import PROTOCOL
 from ..protocol.codes import Algorithm, Capability, Ins, Lifecycle, Tag
@@ -117,6 +118,19 @@ class CardInfo:
             raise ProtocolError(f"GET INFO answer lacks a field ({exc}): is this a cardsmith applet?") from exc
 
 
+class Channel(Protocol):
+    """What :meth:`Card.call` runs every command through while one is attached (``card.channel``): an
+    authenticated session's secure messaging (``cardsmith.trust.session.SecureChannel``)."""
+
+    def call(self, card: Card, command: CommandApdu, name: str, sensitive: bool) -> bytes:
+        """Sends ``command`` secured; returns the plaintext response data or raises the typed error."""
+        ...
+
+    def end(self, reason: str) -> None:
+        """The card ended the session (reset, reselect): later calls raise SessionEndedError."""
+        ...
+
+
 def _hex(data: bytes) -> str:
     return data.hex(" ").upper()
 
@@ -132,6 +146,8 @@ class Card:
         self.extended = transport.supports_extended if extended is None else extended
         self.stats = WireStats()
         self.response_buffer = int(PROTOCOL.meta["response_buffer_size"])
+        #: the open authenticated session's secure messaging; None for plain commands
+        self.channel: Channel | None = None
 
     # ---------------------------------------------------------------- raw exchange
 
@@ -245,13 +261,17 @@ class Card:
         instruction = PROTOCOL.instructions.get(name)
         cla = PROTOCOL.meta["cla_iso"] if instruction and instruction.cla == "iso" else PROTOCOL.cla
         command = CommandApdu(cla, code, p1, p2, data, ne if expect_data else None)
+        if self.channel is not None:
+            return self.channel.call(self, command, name, sensitive)
         response = self.send(command, sensitive=sensitive)
         if response.sw != 0x9000:
             raise error_for(response.sw, name)
         return response.data
 
     def select(self) -> bytes:
-        """Selects the cardsmith applet; a card without it gets a clear error."""
+        """Selects the cardsmith applet; a card without it gets a clear error. Ends any session."""
+        if self.channel is not None:
+            self.channel.end("the applet was selected again")
         aid = PROTOCOL.applet_aid
         response = self.send(CommandApdu(0x00, 0xA4, 0x04, 0x00, aid, 256))
         if response.sw in (0x6A82, 0x6999):
@@ -272,7 +292,9 @@ class Card:
         return info
 
     def reset(self) -> bytes:
-        """Power-cycles the card and selects the applet again; returns the ATR."""
+        """Power-cycles the card and selects the applet again; returns the ATR. Ends any session."""
+        if self.channel is not None:
+            self.channel.end("the card was reset")
         atr = self.transport.reset()
         self.select()
         return atr

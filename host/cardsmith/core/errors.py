@@ -105,6 +105,18 @@ class ChainInterruptedError(CardRefusedError):
     """6883: a command chain was interrupted."""
 
 
+class SecureMessagingError(CardRefusedError):
+    """6988: the card found a secured command's MAC, counter or padding wrong and ended the session."""
+
+
+class NotGenuineError(BadDataError):
+    """A card's or host's certificate, signature or session receipt does not check out: not the issuer's."""
+
+
+class SessionEndedError(ReaderError):
+    """The authenticated session is gone (card reset, reselected, a bad MAC): open a new one."""
+
+
 class CardBugError(CardRefusedError):
     """6F00: an uncaught exception in the applet."""
 

@@ -150,6 +150,10 @@ class DuplicationSession:
                        sensitive=True, expect_data=False)
 
     # key group
+    def reset_pin(self, new: str | bytes) -> None:
+        """RESET RETRY COUNTER: sets the PIN and gives every try back (a session with pin_reset only)."""
+        self.card.call(Ins.RESET_RETRY_COUNTER, 2, PIN_REFERENCE, _pin(new), sensitive=True, expect_data=False)
+
     def put_slot(self, slot: int, key: bytes) -> None:
         self.card.call(Ins.PUT_KEY_GROUP_SLOT, slot, 0, bytes(key), sensitive=True, expect_data=False)
 

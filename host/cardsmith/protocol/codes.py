@@ -42,10 +42,15 @@ class Ins(IntEnum):
     BUNDLE_STATUS = 0x76
     CLEAR_BUNDLE = 0x78
     SET_PERSO_KEY = 0x7A
+    PUT_ISSUER_KEY = 0x8A
+    PUT_CARD_CERTIFICATE = 0x8C
+    GET_CARD_CERTIFICATE = 0x8E
     DEFINE_REGION = 0xB4
     WRITE_DATA = 0xB6
     READ_DATA = 0xB8
     GET_RESPONSE = 0xC0
+    OPEN_SESSION = 0xC4
+    AUTHENTICATE = 0xC6
 
 
 class Sw(IntEnum):
@@ -59,6 +64,7 @@ class Sw(IntEnum):
     SECURITY_STATUS_NOT_SATISFIED = 0x6982
     AUTH_METHOD_BLOCKED = 0x6983
     CONDITIONS_NOT_SATISFIED = 0x6985
+    SM_DATA_INCORRECT = 0x6988
     WRONG_DATA = 0x6A80
     FUNCTION_NOT_SUPPORTED = 0x6A81
     NOT_ENOUGH_MEMORY = 0x6A84
@@ -89,6 +95,7 @@ class Tag(IntEnum):
     INFO_BUFFERS = 0x88
     INFO_ALGORITHMS = 0x89
     INFO_COMMIT = 0x8A
+    INFO_TRUST = 0x8B
     INFO_BACKUP = 0x8E
     DUP_ROLE = 0xD0
     DUP_PIN = 0xD1
@@ -282,3 +289,29 @@ ENVELOPE_HEADER_LENGTH: Final = 16
 KDF_BUNDLE_ENC: Final = 0x04
 #: SP 800-108 derivation constant of the bundle MAC key
 KDF_BUNDLE_MAC: Final = 0x06
+#: INFO_TRUST flag: the issuer key is set
+TRUST_ISSUER_KEY: Final = 0x01
+#: INFO_TRUST flag: the card certificate is stored
+TRUST_CARD_CERT: Final = 0x02
+#: INFO_TRUST flag: an authenticated session is open
+TRUST_SESSION: Final = 0x04
+#: a certificate's length: the signed body (CERT_BODY_LENGTH) then 8F 40 and the signature r || s
+CERT_LENGTH: Final = 171
+#: the signed part of a certificate: tags 80 to 87 (docs/security.md, "Certificates")
+CERT_BODY_LENGTH: Final = 105
+#: the certificate format's version (tag 80)
+CERT_VERSION: Final = 0x01
+#: certificate role: an issuer's station (technician's desk)
+CERT_ROLE_STATION: Final = 0x01
+#: certificate role: a terminal (offline identity)
+CERT_ROLE_TERMINAL: Final = 0x02
+#: certificate role: the remote-update service
+CERT_ROLE_SERVICE: Final = 0x03
+#: certificate role: a card's own key (never opens a session)
+CERT_ROLE_CARD: Final = 0x04
+#: secure messaging: the truncated CMAC ending every secured command and response
+SM_MAC_LENGTH: Final = 8
+#: secure messaging: the command counter opening every secured command (1, 2, ... strictly growing)
+SM_COUNTER_LENGTH: Final = 2
+#: secure messaging: the CLA bit of a secured command (84, ISO commands 04; further logical channels use 20)
+SM_CLA_BIT: Final = 0x04

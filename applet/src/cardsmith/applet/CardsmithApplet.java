@@ -53,13 +53,15 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
     private static final byte ORIGIN_WRITTEN = 2;
     /**
      * Transient (CLEAR_ON_DESELECT, so it ends with deselect, reset and power loss): [0] the permission mask
-     * of the authenticated session (bit Proto.PERM_*), 0 when none is open. Only an authenticated session
-     * may set it; this version of the applet has none yet, so every role condition is refused.
+     * of the authenticated session (bit Proto.PERM_*), 0 when none is open. Only Trust sets it, from the
+     * certificate of the session it opens, and clears it when the session ends.
      */
     private final short[] session;
     private final DataArea dataArea;
     private final Algorithms algorithms;
     private final HolderPin holderPin;
+    /** The trust capability: the transport layer unwraps and wraps secure messaging through it. */
+    private final Trust trust;
     /** Every capability, indexed by Proto.CAPABILITY_* (this applet is CAPABILITY_CORE). */
     private final Capability[] caps;
 
@@ -86,8 +88,11 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         short pageCount = InstallParams.findShort(bArray, off, paramLen, Proto.TAG_INSTALL_PAGE_COUNT,
                 Proto.DEFAULT_PAGE_COUNT);
 
-        cmd = JCSystem.makeTransientByteArray(Proto.COMMAND_BUFFER_SIZE, JCSystem.CLEAR_ON_DESELECT);
-        rsp = JCSystem.makeTransientByteArray(Proto.RESPONSE_BUFFER_SIZE, JCSystem.CLEAR_ON_DESELECT);
+        // room beyond the protocol's buffers for what secure messaging adds (counter, MAC, padding)
+        cmd = JCSystem.makeTransientByteArray((short) (Proto.COMMAND_BUFFER_SIZE + SecureMessaging.MAX_OVERHEAD),
+                JCSystem.CLEAR_ON_DESELECT);
+        rsp = JCSystem.makeTransientByteArray((short) (Proto.RESPONSE_BUFFER_SIZE + SecureMessaging.MAX_OVERHEAD),
+                JCSystem.CLEAR_ON_DESELECT);
         io = JCSystem.makeTransientShortArray(IO_SLOTS, JCSystem.CLEAR_ON_DESELECT);
         mem = JCSystem.makeTransientShortArray((short) 2, JCSystem.CLEAR_ON_DESELECT);
         session = JCSystem.makeTransientShortArray((short) 1, JCSystem.CLEAR_ON_DESELECT);
@@ -110,6 +115,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         short bundleSize = InstallParams.findShort(bArray, off, paramLen, Proto.TAG_INSTALL_BUNDLE_SIZE,
                 Proto.DEFAULT_BUNDLE_SIZE);
         caps[Proto.CAPABILITY_ISSUANCE] = new Bundle(this, bundleSize, bArray, off, paramLen);
+        trust = new Trust(this);
+        caps[Proto.CAPABILITY_TRUST] = trust;
     }
 
     /**
@@ -143,11 +150,15 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         byte ins = buf[ISO7816.OFFSET_INS];
         // ISO 7816-4 5.4.1: b7 set means a further logical channel (4-19): then b6 is the secure-messaging
         // bit and b4-b1 the channel; otherwise b4-b3 are secure messaging and b2-b1 the channel (0-3).
-        // The class (b8) and the chaining bit (b5) sit at the same place in both.
+        // The class (b8) and the chaining bit (b5) sit at the same place in both. Secured commands are
+        // cardsmith's own format (b4-b3 = 01, CLA 84 / 04; docs/security.md); the ISO formats are 6882.
         boolean further = (claByte & 0x40) != 0;
-        if ((claByte & (further ? 0x20 : 0x0C)) != 0) {
+        byte smBits = (byte) (claByte & (further ? 0x20 : 0x0C));
+        if (!further && smBits != 0 && smBits != Proto.SM_CLA_BIT) {
             ISOException.throwIt(Proto.SW_SECURE_MESSAGING_NOT_SUPPORTED);
         }
+        boolean secured = smBits != 0;
+        trust.commandStart();
         byte baseCla = further ? (byte) (claByte & (byte) 0x80) : (byte) (claByte & (byte) 0xE0);
         boolean chained = (claByte & Proto.CLA_CHAIN_BIT) != 0;
 
@@ -156,6 +167,13 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
             return;
         }
         io[IO_RSP_LEN] = 0; // any other command drops what was left of the previous response
+        if (secured != trust.sessionOpen()) {
+            if (secured) {
+                abortChain();
+                ISOException.throwIt(Proto.SW_SECURITY_STATUS_NOT_SATISFIED); // no session to unwrap it
+            }
+            trust.end(); // a plain command inside a session ends it: it gets no permission of the session
+        }
         short route = findRoute(ins);
         if (route < 0) {
             abortChain();
@@ -174,7 +192,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
             abortChain();
             ISOException.throwIt(Proto.SW_LAST_COMMAND_EXPECTED);
         }
-        receiveInto(apdu, buf);
+        receiveInto(apdu, buf, secured);
         if (chained) {
             io[IO_CHAIN_HDR] = hdr;
             io[IO_CHAIN_P2] = p2;
@@ -184,7 +202,15 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         io[IO_CHAIN_LEN] = 0;
         io[IO_CHAIN_P2] = -1;
 
-        short out = executeGuarded(route, buf[ISO7816.OFFSET_P1], buf[ISO7816.OFFSET_P2], cmd, (short) 0, len);
+        byte p1 = buf[ISO7816.OFFSET_P1];
+        byte p2b = buf[ISO7816.OFFSET_P2];
+        if (secured) {
+            len = trust.unwrap((byte) (cla | Proto.SM_CLA_BIT), ins, p1, p2b, cmd, len);
+        }
+        short out = executeGuarded(route, p1, p2b, cmd, (short) 0, len);
+        if (secured) {
+            out = trust.wrap(rsp, out);
+        }
         io[IO_RSP_OFF] = 0;
         io[IO_RSP_LEN] = out;
         sendPending(apdu);
@@ -212,12 +238,13 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         io[IO_CHAIN_P2] = -1;
     }
 
-    /** Appends this APDU's data (short or extended) to cmd. */
-    private void receiveInto(APDU apdu, byte[] buf) {
+    /** Appends this APDU's data (short or extended) to cmd; a secured command may carry its SM overhead. */
+    private void receiveInto(APDU apdu, byte[] buf, boolean secured) {
         short got = apdu.setIncomingAndReceive();
         short total = apdu.getIncomingLength();
         short at = io[IO_CHAIN_LEN];
-        if (total > (short) (Proto.COMMAND_BUFFER_SIZE - at) || total < 0) {
+        short room = (short) (Proto.COMMAND_BUFFER_SIZE + (secured ? SecureMessaging.MAX_OVERHEAD : 0) - at);
+        if (total > room || total < 0) {
             abortChain();
             ISOException.throwIt(Proto.SW_WRONG_LENGTH);
         }
@@ -342,6 +369,15 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
             return;
         }
         ISOException.throwIt(Proto.SW_SECURITY_STATUS_NOT_SATISFIED);
+    }
+
+    /** Trust opens (the certificate's permission mask) and ends (0) the session's permissions. */
+    void setSessionPermissions(short permissions) {
+        session[0] = permissions;
+    }
+
+    short sessionPermissions() {
+        return session[0];
     }
 
     /** Whether the open authenticated session grants permission bit perm (Proto.PERM_*). */

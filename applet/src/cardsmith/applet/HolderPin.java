@@ -40,6 +40,11 @@ final class HolderPin {
         return session[0] == 1 && isSet();
     }
 
+    /** The verified state ends now (Trust.end: a session ended, so may a PIN verified inside it). */
+    void forget() {
+        session[0] = 0;
+    }
+
     boolean isSet() {
         return state[ST_SET] == 1;
     }

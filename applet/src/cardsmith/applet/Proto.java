@@ -41,10 +41,15 @@ public final class Proto {
     public static final byte INS_BUNDLE_STATUS = (byte) 0x76;
     public static final byte INS_CLEAR_BUNDLE = (byte) 0x78;
     public static final byte INS_SET_PERSO_KEY = (byte) 0x7A;
+    public static final byte INS_PUT_ISSUER_KEY = (byte) 0x8A;
+    public static final byte INS_PUT_CARD_CERTIFICATE = (byte) 0x8C;
+    public static final byte INS_GET_CARD_CERTIFICATE = (byte) 0x8E;
     public static final byte INS_DEFINE_REGION = (byte) 0xB4;
     public static final byte INS_WRITE_DATA = (byte) 0xB6;
     public static final byte INS_READ_DATA = (byte) 0xB8;
     public static final byte INS_GET_RESPONSE = (byte) 0xC0;
+    public static final byte INS_OPEN_SESSION = (byte) 0xC4;
+    public static final byte INS_AUTHENTICATE = (byte) 0xC6;
 
     public static final short SW_BYTES_REMAINING = (short) 0x6100;
     public static final short SW_VERIFY_FAILED = (short) 0x63C0;
@@ -54,6 +59,7 @@ public final class Proto {
     public static final short SW_SECURITY_STATUS_NOT_SATISFIED = (short) 0x6982;
     public static final short SW_AUTH_METHOD_BLOCKED = (short) 0x6983;
     public static final short SW_CONDITIONS_NOT_SATISFIED = (short) 0x6985;
+    public static final short SW_SM_DATA_INCORRECT = (short) 0x6988;
     public static final short SW_WRONG_DATA = (short) 0x6A80;
     public static final short SW_FUNCTION_NOT_SUPPORTED = (short) 0x6A81;
     public static final short SW_NOT_ENOUGH_MEMORY = (short) 0x6A84;
@@ -80,6 +86,7 @@ public final class Proto {
     public static final byte TAG_INFO_BUFFERS = (byte) 0x88;
     public static final byte TAG_INFO_ALGORITHMS = (byte) 0x89;
     public static final byte TAG_INFO_COMMIT = (byte) 0x8A;
+    public static final byte TAG_INFO_TRUST = (byte) 0x8B;
     public static final byte TAG_INFO_BACKUP = (byte) 0x8E;
     public static final byte TAG_DUP_ROLE = (byte) 0xD0;
     public static final byte TAG_DUP_PIN = (byte) 0xD1;
@@ -160,6 +167,19 @@ public final class Proto {
     public static final short ENVELOPE_HEADER_LENGTH = (short) 0x10;
     public static final byte KDF_BUNDLE_ENC = (byte) 0x4;
     public static final byte KDF_BUNDLE_MAC = (byte) 0x6;
+    public static final byte TRUST_ISSUER_KEY = (byte) 0x1;
+    public static final byte TRUST_CARD_CERT = (byte) 0x2;
+    public static final byte TRUST_SESSION = (byte) 0x4;
+    public static final short CERT_LENGTH = (short) 0xAB;
+    public static final short CERT_BODY_LENGTH = (short) 0x69;
+    public static final byte CERT_VERSION = (byte) 0x1;
+    public static final byte CERT_ROLE_STATION = (byte) 0x1;
+    public static final byte CERT_ROLE_TERMINAL = (byte) 0x2;
+    public static final byte CERT_ROLE_SERVICE = (byte) 0x3;
+    public static final byte CERT_ROLE_CARD = (byte) 0x4;
+    public static final short SM_MAC_LENGTH = (short) 0x8;
+    public static final short SM_COUNTER_LENGTH = (short) 0x2;
+    public static final byte SM_CLA_BIT = (byte) 0x4;
 
     public static final byte CAPABILITY_CORE = (byte) 0;
     public static final byte CAPABILITY_TEST = (byte) 1;
@@ -167,7 +187,8 @@ public final class Proto {
     public static final byte CAPABILITY_BACKUP = (byte) 3;
     public static final byte CAPABILITY_DUPLICATION = (byte) 4;
     public static final byte CAPABILITY_ISSUANCE = (byte) 5;
-    public static final short CAPABILITY_COUNT = (short) 6;
+    public static final byte CAPABILITY_TRUST = (byte) 6;
+    public static final short CAPABILITY_COUNT = (short) 7;
 
     /** Access condition kinds (top three bits of an access byte; docs/security.md). */
     public static final byte ACCESS_ALWAYS = (byte) 0x00;
@@ -227,10 +248,15 @@ public final class Proto {
         INS_BUNDLE_STATUS, CAPABILITY_ISSUANCE, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
         INS_CLEAR_BUNDLE, CAPABILITY_ISSUANCE, ROUTE_INSTALLED, ACCESS_ALWAYS, ACCESS_NEVER,
         INS_SET_PERSO_KEY, CAPABILITY_ISSUANCE, ROUTE_INSTALLED, ACCESS_ALWAYS, ACCESS_NEVER,
+        INS_PUT_ISSUER_KEY, CAPABILITY_TRUST, ROUTE_INSTALLED, ACCESS_ALWAYS, ACCESS_NEVER,
+        INS_PUT_CARD_CERTIFICATE, CAPABILITY_TRUST, ROUTE_INSTALLED, ACCESS_ALWAYS, ACCESS_NEVER,
+        INS_GET_CARD_CERTIFICATE, CAPABILITY_TRUST, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
         INS_DEFINE_REGION, CAPABILITY_DATA, ROUTE_INSTALLED, ACCESS_ALWAYS, ACCESS_NEVER,
         INS_WRITE_DATA, CAPABILITY_DATA, ROUTE_WRITES, ACCESS_ALWAYS, (byte) (ACCESS_PIN_OR_ROLE | PERM_WRITE),
         INS_READ_DATA, CAPABILITY_DATA, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
         INS_GET_RESPONSE, CAPABILITY_CORE, ROUTE_CLA_ISO, ACCESS_ALWAYS, ACCESS_ALWAYS,
+        INS_OPEN_SESSION, CAPABILITY_TRUST, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
+        INS_AUTHENTICATE, CAPABILITY_TRUST, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
     };
 
     private Proto() {
