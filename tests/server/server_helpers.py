@@ -117,8 +117,15 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    def log_lines(self) -> list[str]:
-        return self.log_path.read_text().splitlines()
+    def log_lines(self, until: str | None = None, wait: float = 10.0) -> list[str]:
+        """The server's log; with ``until``, first waits (at most ``wait`` s) for a line holding it: the
+        request log line is written after the response went out, so a fast client can read before it."""
+        deadline = time.monotonic() + wait
+        while True:
+            lines = self.log_path.read_text().splitlines()
+            if until is None or any(until in line for line in lines) or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
 
 
 def grant(env: dict[str, str], db_url: str, issuer: str, role: str, name: str) -> str:
