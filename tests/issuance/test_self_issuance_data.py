@@ -77,10 +77,11 @@ def test_a_batch_from_profile_and_csv_lands_each_record_on_its_card(
 def test_an_interrupted_data_bundle_resumes_with_every_effect_applied_once(
         request: pytest.FixtureRequest, transport_kind: str, batch: tuple[dict, list[dict[str, str]]]) -> None:
     # DEFINE_REGION applied twice would fail (the region exists): the witness of double application.
-    if transport_kind != "sim":
-        pytest.skip("the full tearing walk runs on the embedded simulator (PC/SC: issuance/test_self_issuance.py)")
     doc, records = batch
     envelope = bytes.fromhex(doc["bundles"][0]["bundle"])
+    # Through pcscd each tear waits for vpcd's reader to see the card leave and come back (about a second),
+    # so PC/SC walks every third fault point; the embedded simulator walks them all.
+    step = 1 if transport_kind == "sim" else 3
     n = 0
     while True:
         card = fresh_card(request, transport_kind, 0)
@@ -96,7 +97,7 @@ def test_an_interrupted_data_bundle_resumes_with_every_effect_applied_once(
                 result = IssuanceSession(card).start()
                 assert result.complete, (n, result)
             assert_personalised(card, records[0])
-            n += 1
+            n += step
             continue
         power_cut.disarm(card)
         assert result.complete
