@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,6 +108,14 @@ class CardInfo:
             raise ProtocolError(f"GET INFO answer lacks a field ({exc}): is this a cardsmith applet?") from exc
 
 
+@functools.cache
+def _routing(code: int) -> tuple[str, int]:
+    """The protocol's name of an INS and the CLA protocol.toml gives it (looked up once per INS)."""
+    name = command_name(code)
+    instruction = PROTOCOL.instructions.get(name)
+    return name, PROTOCOL.meta["cla_iso"] if instruction and instruction.cla == "iso" else PROTOCOL.cla
+
+
 def _hex(data: bytes) -> str:
     return data.hex(" ").upper()
 
@@ -191,6 +200,8 @@ class Card:
         return self.exchange(last.encode(), mask_from=mask if chunks[-1] else None)
 
     def _collect(self, command: CommandApdu, response: ResponseApdu, sensitive: bool) -> ResponseApdu:
+        if response.sw1 not in (0x61, 0x6C):
+            return response  # the whole answer came at once (the common case)
         data = bytearray(response.data)
         mask = 5 if sensitive else None
         for _ in range(GET_RESPONSE_LIMIT):
@@ -231,9 +242,7 @@ class Card:
         protocol.toml.
         """
         code = int(ins)
-        name = command_name(code)
-        instruction = PROTOCOL.instructions.get(name)
-        cla = PROTOCOL.meta["cla_iso"] if instruction and instruction.cla == "iso" else PROTOCOL.cla
+        name, cla = _routing(code)
         command = CommandApdu(cla, code, p1, p2, data, ne if expect_data else None)
         response = self.send(command, sensitive=sensitive)
         if response.sw != 0x9000:
