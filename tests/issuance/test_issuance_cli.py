@@ -58,6 +58,7 @@ def test_prepare_then_issue_a_batch_with_its_log(service: dict[str, str], tmp_pa
     log = tmp_path / "log.sqlite"
     first = run(service, "--json", "issue", str(batch), "--log", str(log), "--no-wait")
     assert first.returncode == 0, first.stderr
+    assert first.stderr == ""  # no progress label or other noise without a terminal
     (r,) = json.loads(first.stdout)["results"]
     assert (r["record_id"], r["result"]) == ("A1", "issued")
     status = json.loads(run(service, "--json", "bundle-status").stdout)
@@ -71,6 +72,7 @@ def test_prepare_then_issue_a_batch_with_its_log(service: dict[str, str], tmp_pa
     second = run(service, "-r", "sim 1", "issue", str(batch), "--log", str(log), "--no-wait")
     assert second.returncode == 0, second.stderr
     assert "B2" in second.stdout and "issued" in second.stdout
+    assert "issuing" not in second.stdout + second.stderr  # no progress label in a pipe or a log
 
     rows = sqlite3.connect(log).execute("SELECT record_id, result, card_id FROM issuance_log ORDER BY id").fetchall()
     assert [(a, b) for a, b, _ in rows] == [("A1", "issued"), ("B2", "issued")]

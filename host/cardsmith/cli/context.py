@@ -41,8 +41,9 @@ class Settings:
 
     @contextlib.contextmanager
     def progress(self, label: str) -> Iterator[Callable[[int, int], None] | None]:
-        """A progress callback ``(done, total)`` drawing a bar on stderr (none with --json)."""
-        if self.as_json:
+        """A progress callback ``(done, total)`` drawing a bar on stderr; none with --json or when stderr is
+        not a terminal (a log or a pipe gets the result lines only, not stray labels)."""
+        if self.as_json or not sys.stderr.isatty():
             yield None
             return
         bar = click.progressbar(length=1000, label=label, file=sys.stderr)

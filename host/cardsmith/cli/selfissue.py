@@ -70,11 +70,11 @@ def issue(settings: Settings, batch_path: str, record_id: str | None, count: int
             click.pause(f"insert the next blank card for record {entry['record_id']}, then press a key")
 
     run = StationRun(log_path=str(station.log.path))
-    with click.progressbar(length=len(todo), label="issuing", file=None if not settings.as_json else
-                           click.get_text_stream("stderr")) as bar:
+    with settings.progress("issuing") as progress:
         for result in station.run(todo, clear_first=clear_first, before_card=swap):
             run.results.append(result)
-            bar.update(1)
+            if progress:
+                progress(len(run.results), len(todo))
     settings.emit({"results": [r.as_json() for r in run.results], "log": run.log_path},
                   "\n".join(r.describe() for r in run.results))
     run.raise_for_rejected()
