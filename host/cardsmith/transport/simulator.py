@@ -37,6 +37,10 @@ def classpath(build: str = "prod") -> str:
     """
     override = os.environ.get("CARDSMITH_SIM_CLASSPATH")
     if override:
+        missing = [p for p in override.split(os.pathsep) if p and not Path(p).exists()]
+        if missing:
+            raise EnvironmentProblem(f"the card simulator is not where CARDSMITH_SIM_CLASSPATH points ({missing[0]} "
+                                     "does not exist): fix or unset the variable")
         return override
     root = repo_root()
     jar = root / "build" / ("cardsmith-sim.jar" if build == "prod" else "cardsmith-sim-test.jar")
@@ -127,12 +131,17 @@ class EphemeralSimulator:
         reader.join(START_TIMEOUT)
         if result:
             return _parse_ready(result[0])
+        exited = self._proc.poll() is not None
         self._proc.kill()
         self._proc.wait()
         self._log.seek(0)
-        err = self._log.read()[-4000:]
+        lines = [line.strip() for line in self._log.read()[-4000:].splitlines() if line.strip()]
         self.stop()
-        raise EnvironmentProblem(f"the card simulator did not start within {START_TIMEOUT:.0f} s: {err.strip()}")
+        why = lines[0] if lines else "no output"  # the JVM's own first line names the problem
+        if exited:
+            raise EnvironmentProblem(f"the card simulator exited at start ({why}): run `make setup` and check "
+                                     "CARDSMITH_SIM_CLASSPATH")
+        raise EnvironmentProblem(f"the card simulator did not start within {START_TIMEOUT:.0f} s ({why})")
 
     def transport(self, slot: int = 0, owns: bool = False) -> SimTransport:
         return SimTransport(SimConnection(self.port), slot, owner=self if owns else None)
