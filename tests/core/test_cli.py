@@ -110,7 +110,11 @@ def test_missing_simulator_build_is_an_environment_error(tmp_path: Path) -> None
     env["CARDSMITH_SIM_CLASSPATH"] = str(tmp_path / "missing.jar")
     out = run(env, "info")
     assert out.returncode == exitcodes.EXIT_ENVIRONMENT
-    assert "simulator did not start" in out.stderr
+    assert "missing.jar does not exist" in out.stderr and len(out.stderr.splitlines()) == 1
+    env["CARDSMITH_SIM_CLASSPATH"] = str(tmp_path)  # exists, but holds no simulator: the JVM says so, on one line
+    out = run(env, "info")
+    assert out.returncode == exitcodes.EXIT_ENVIRONMENT
+    assert "simulator exited at start" in out.stderr and len(out.stderr.splitlines()) == 1, out.stderr
 
 
 def test_an_unwritable_home_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:

@@ -131,7 +131,7 @@ class EphemeralSimulator:
         reader.join(START_TIMEOUT)
         if result:
             return _parse_ready(result[0])
-        exited = self._proc.poll() is not None
+        exited = not reader.is_alive()  # its stdout ended: the JVM quit before READY
         self._proc.kill()
         self._proc.wait()
         self._log.seek(0)
