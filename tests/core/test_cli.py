@@ -49,7 +49,7 @@ def test_apdu_prints_responses_and_the_trace(service: dict[str, str]) -> None:
     out = run(service, "-v", "apdu", "8032000003AABBCC00", "80320100020020")  # the 2nd answers 6120
     assert out.returncode == 0, out.stderr
     assert "< AABBCC 9000 (success)" in out.stdout
-    assert "> 80 32 00 00 03 AA BB CC 00" in out.stderr  # the -v trace, on stderr
+    assert "> ECHO: 80 32 00 00 03 AA BB CC 00" in out.stderr  # the -v trace, on stderr, naming the command
     assert "< " + bytes(range(32)).hex().upper() + " 9000" in out.stdout
 
 
@@ -123,3 +123,59 @@ def test_an_unwritable_home_is_a_clear_error_not_a_traceback(tmp_path: Path) -> 
     out = run(base_env(blocker / "home"), "sim", "status")
     assert out.returncode == 1
     assert "check the path" in out.stderr and "Traceback" not in out.stderr
+
+
+# ---------------------------------------------------------------- conventions users bring (gp, ykman, opensc-tool)
+
+def test_a_mistyped_command_gets_a_suggestion(tmp_path: Path) -> None:
+    out = run(base_env(tmp_path), "inof")
+    assert out.returncode == exitcodes.EXIT_USAGE and "Did you mean 'info'?" in out.stderr
+    far = run(base_env(tmp_path), "zzzz")
+    assert far.returncode == exitcodes.EXIT_USAGE and "No such command 'zzzz'" in far.stderr
+    assert "Did you mean" not in far.stderr
+
+
+def test_dash_v_capital_prints_the_version(tmp_path: Path) -> None:
+    out = run(base_env(tmp_path), "-V")
+    assert out.returncode == 0 and "version 0.1.0" in out.stdout
+
+
+def test_global_options_after_the_subcommand(service: dict[str, str]) -> None:
+    before = json.loads(run(service, "-r", "sim 1", "--json", "info").stdout)
+    after = run(service, "info", "--json", "-r", "sim 1")
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout)["card_id"] == before["card_id"]
+    traced = run(service, "apdu", "8030000000", "-v", "--reader=sim 1")
+    assert traced.returncode == 0 and "> GET_INFO: 80 30 00 00 00" in traced.stderr
+    assert "9000 success (" in traced.stderr
+
+
+def test_sim_eject_without_a_service_is_no_reader(tmp_path: Path) -> None:
+    out = run(base_env(tmp_path), "sim", "eject", "1")
+    assert out.returncode == exitcodes.EXIT_NO_CARD and "`cardsmith sim start` first" in out.stderr
+
+
+def test_ctrl_c_exits_130(monkeypatch, capsys) -> None:  # noqa: ANN001
+    import pytest
+
+    from cardsmith.cli import context, main
+
+    def interrupted(self, reader=None):  # noqa: ANN001, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(context.Settings, "open_card", interrupted)
+    with pytest.raises(SystemExit) as exc:
+        main(["info"])
+    assert exc.value.code == 130 and "interrupted" in capsys.readouterr().err
+
+
+def test_secrets_are_never_required_on_the_command_line(service: dict[str, str]) -> None:
+    # no terminal and no variable: one line naming both ways, nothing sent (the card stays INSTALLED)
+    out = run(service, "-r", "sim 1", "key", "personalise")
+    assert out.returncode == exitcodes.EXIT_USAGE, out.stderr
+    assert "no terminal to ask for the new PIN" in out.stderr and "$CARDSMITH_NEW_PIN" in out.stderr
+    assert "GetPassWarning" not in out.stderr and len(out.stderr.splitlines()) == 1
+    status = json.loads(run(service, "-r", "sim 1", "--json", "key", "status").stdout)
+    assert not status["pin"]["set"]
+    change = run(service, "-r", "sim 1", "pin", "change")
+    assert change.returncode == exitcodes.EXIT_USAGE and "$CARDSMITH_PIN" in change.stderr

@@ -35,6 +35,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(click.Group):
+    def resolve_command(self, ctx: click.Context, args: list[str]):  # noqa: ANN201 - click's own signature
+        name = args[0] if args else ""
+        if name not in COMMANDS and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, list(COMMANDS), n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            ctx.fail(f"No such command {name!r}.{hint} (`cardsmith --help` lists them)")
+        return super().resolve_command(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -53,7 +63,8 @@ class LazyGroup(click.Group):
 
 EPILOG = """\b
 Exit codes: 0 ok, 1 other failure, 2 usage error, 3 no reader / no card / card removed,
-4 card refused the command, 5 simulator or build missing, 6 bad or tampered data.
+4 card refused the command, 5 simulator or build missing, 6 bad or tampered data,
+130 interrupted. Global options may also follow the command (cardsmith info --json).
 With no --reader, cardsmith uses simulated card 0 (the `cardsmith sim` service if it runs,
 otherwise a simulator started for this command only)."""
 
@@ -62,22 +73,61 @@ otherwise a simulator started for this command only)."""
 @click.option("-r", "--reader", envvar="CARDSMITH_READER", help="Reader name, or a unique part of it.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the APDU trace (PINs and keys masked) to stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.version_option(package_name="cardsmith")
+@click.version_option(None, "-V", "--version", package_name="cardsmith")
 @click.pass_context
 def cli(ctx: click.Context, reader: str | None, verbose: bool, as_json: bool) -> None:
     """cardsmith: issue, back up, restore and duplicate smart cards."""
     ctx.obj = Settings(reader=reader, verbose=verbose, as_json=as_json)
 
 
+GLOBAL_FLAGS = {"-v", "--verbose", "--json"}
+GLOBAL_VALUED = {"-r", "--reader"}
+
+
+def lift_global_options(argv: list[str]) -> list[str]:
+    """Global options given after the subcommand (`cardsmith info --json`, as gp users write) moved before it.
+
+    Only -v/--verbose, --json and -r/--reader NAME are lifted (no subcommand has options of these names); the
+    rest stays where it was, and nothing after `--` moves."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    seen_command = False
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if not seen_command:
+            if arg in GLOBAL_VALUED and i + 1 < len(argv):
+                front += argv[i:i + 2]
+                i += 2
+                continue
+            if not arg.startswith("-"):
+                seen_command = True
+            (rest if seen_command else front).append(arg)
+        elif arg in GLOBAL_FLAGS or arg.startswith("--reader="):
+            front.append(arg)
+        elif arg in GLOBAL_VALUED and i + 1 < len(argv):
+            front += argv[i:i + 2]
+            i += 2
+            continue
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main(argv: list[str] | None = None) -> None:
     from ..core.errors import CardsmithError
-    from .exitcodes import exit_code
+    from .exitcodes import EXIT_INTERRUPTED, exit_code
 
+    args = lift_global_options(sys.argv[1:] if argv is None else list(argv))
     try:
-        cli.main(args=argv, prog_name="cardsmith", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
+        cli.main(args=args, prog_name="cardsmith", standalone_mode=False)
+    except click.exceptions.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort) or end of input at a prompt
+        click.echo("interrupted: nothing more was sent to the card", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -92,6 +142,6 @@ def main(argv: list[str] | None = None) -> None:
                    "(CARDSMITH_HOME sets where cardsmith keeps its files)", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        click.echo("interrupted: nothing more was sent to the card", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(0)

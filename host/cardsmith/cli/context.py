@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -56,6 +57,21 @@ class Settings:
 
         with bar:
             yield update
+
+
+def secret(value: str | None, what: str, env: str, *, new: bool = False) -> str:
+    """A secret from its option, else from the environment variable ``env``, else asked on the terminal (hidden;
+    a new one twice). Without a terminal it is a usage error naming both ways, never a hanging prompt or a
+    GetPassWarning (as ykman does)."""
+    if value:
+        return value
+    if os.environ.get(env):
+        return os.environ[env]
+    if not sys.stdin.isatty():
+        from ..core.errors import UsageError
+
+        raise UsageError(f"no terminal to ask for the {what}: give it with its option or in ${env}")
+    return click.prompt(what, hide_input=True, confirmation_prompt=new)
 
 
 pass_settings = click.make_pass_decorator(Settings)

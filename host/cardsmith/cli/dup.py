@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from .context import Settings, pass_settings
+from .context import Settings, pass_settings, secret
 
 if TYPE_CHECKING:
     from ..duplication import DuplicationSession
@@ -19,7 +18,7 @@ PIN_HELP = "Holder PIN (else $CARDSMITH_PIN, else asked)."
 
 
 def _pin(value: str | None, prompt: str = "PIN") -> str:
-    return value or os.environ.get("CARDSMITH_PIN") or click.prompt(prompt, hide_input=True)
+    return secret(value, prompt, "CARDSMITH_PIN")
 
 
 @contextlib.contextmanager
@@ -70,16 +69,22 @@ def key() -> None:
 
 
 @key.command()
-@click.option("--pin", required=True, help="Initial holder PIN.")
-@click.option("--key1", "key1_hex", required=True, help="Key1 of the key group (64 hex digits, the issuer's).")
+@click.option("--pin", help="Initial holder PIN (else $CARDSMITH_NEW_PIN, else asked twice).")
+@click.option("--key1", "key1_hex", help="Key1 of the key group (64 hex digits, the issuer's; else $CARDSMITH_KEY1, "
+              "else asked).")
 @pass_settings
-def personalise(settings: Settings, pin: str, key1_hex: str) -> None:
-    """Issuer step (card lifecycle INSTALLED): set the initial PIN and Key1."""
+def personalise(settings: Settings, pin: str | None, key1_hex: str | None) -> None:
+    """Issuer step (card lifecycle INSTALLED): set the initial PIN and Key1.
+
+    \b
+    Example:  CARDSMITH_KEY1=<64 hex> cardsmith -r "sim 1" key personalise   (PIN asked twice)
+    """
     from ..core.keys import parse_hex
     from ..duplication import personalise as run
     from ..duplication.session import SLOT_LENGTH
 
-    key1 = parse_hex(key1_hex, "--key1", (SLOT_LENGTH,))
+    pin = secret(pin, "new PIN", "CARDSMITH_NEW_PIN", new=True)
+    key1 = parse_hex(secret(key1_hex, "Key1 (64 hex digits)", "CARDSMITH_KEY1"), "--key1", (SLOT_LENGTH,))
     with _session(settings) as kc:
         run(kc, pin, key1)
     settings.emit({"card_id": kc.card_id.hex().upper()}, f"card {kc.card_id.hex().upper()}: PIN and Key1 set")
@@ -148,11 +153,13 @@ def pin_verify(settings: Settings, value: str | None) -> None:
 
 
 @pin.command("change")
-@click.option("--old", required=True, help="Current PIN.")
-@click.option("--new", required=True, help="New PIN.")
+@click.option("--old", help="Current PIN (else $CARDSMITH_PIN, else asked).")
+@click.option("--new", help="New PIN (else $CARDSMITH_NEW_PIN, else asked twice).")
 @pass_settings
-def pin_change(settings: Settings, old: str, new: str) -> None:
+def pin_change(settings: Settings, old: str | None, new: str | None) -> None:
     """Change the PIN."""
+    old = secret(old, "current PIN", "CARDSMITH_PIN")
+    new = secret(new, "new PIN", "CARDSMITH_NEW_PIN", new=True)
     with _session(settings) as kc:
         kc.change_pin(old, new)
     settings.emit({"changed": True}, "PIN changed")

@@ -58,12 +58,13 @@ def stop(settings: Settings) -> None:
 
 
 def _slot_transport(slot: int):
-    from ..core.errors import EnvironmentProblem
+    from ..core.errors import NoReaderError
     from ..transport import simulator
 
     transport = simulator.service_transport(slot)
-    if transport is None:
-        raise EnvironmentProblem("the simulator service is not running: `cardsmith sim start` first")
+    if transport is None:  # no service, no simulated reader to take a card out of: exit 3 like any missing reader
+        raise NoReaderError("the simulator service is not running, so there is no simulated reader: "
+                            "`cardsmith sim start` first")
     return transport
 
 

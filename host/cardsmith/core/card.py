@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from ..protocol import PROTOCOL
 from ..protocol.codes import Algorithm, Capability, Ins, Lifecycle, Tag
 from ..transport import Transport
-from .apdu import SHORT_MAX_DATA, CommandApdu, ResponseApdu, command_name, error_for
+from .apdu import SHORT_MAX_DATA, CommandApdu, ResponseApdu, command_name, error_for, sw_message
 from .errors import ProtocolError, UsageError
 from .tlv import as_dict
 
@@ -116,6 +116,11 @@ def _routing(code: int) -> tuple[str, int]:
     return name, PROTOCOL.meta["cla_iso"] if instruction and instruction.cla == "iso" else PROTOCOL.cla
 
 
+def _trace_name(ins: int) -> str:
+    """The command's name for -v traces, as gp prints it (SELECT is ISO's, the rest protocol.toml's)."""
+    return "SELECT" if ins == 0xA4 else command_name(ins)
+
+
 def _hex(data: bytes) -> str:
     return data.hex(" ").upper()
 
@@ -141,7 +146,7 @@ class Card:
         if self.trace:
             shown = apdu if mask_from is None else apdu[:mask_from]
             masked = "" if mask_from is None else f" ** {len(apdu) - mask_from} bytes masked **"
-            self.trace(f"> {_hex(shown)}{masked}")
+            self.trace(f"> {_trace_name(apdu[1])}: {_hex(shown)}{masked}")
         start = time.perf_counter()
         raw = self.transport.transmit(apdu)
         elapsed = time.perf_counter() - start
@@ -152,7 +157,7 @@ class Card:
         response = ResponseApdu.parse(raw)
         if self.trace:
             body = "** masked ** " if (mask_from is not None and response.data) else _hex(response.data) + " "
-            self.trace(f"< {body.lstrip()}{response.sw:04X} ({elapsed * 1000:.1f} ms)")
+            self.trace(f"< {body.lstrip()}{response.sw:04X} {sw_message(response.sw)} ({elapsed * 1000:.1f} ms)")
         return response
 
     # ---------------------------------------------------------------- commands
