@@ -96,8 +96,12 @@ def test_cli_import_and_tampered_file(card: Card, use, capsys, tmp_path: Path) -
     bad = bytearray(raw)
     bad[len(bad) // 2] ^= 1
     Path(entry["path"]).write_bytes(bytes(bad))
+    before = snapshot(card)
+    card.stats.reset()
     code, _, err = run(capsys, "restore", entry["id"])
-    assert code == 4 and "refused" in err and "the card is unchanged" in err
+    # the catalogued digest is checked before anything is sent: bad data (6), and no RESTORE reached the card
+    assert code == 6 and "differs from what was catalogued" in err, err
+    assert card.stats.bytes_out < 200 and snapshot(card) == before  # state queries only: no header, no record
     code, _, err = run(capsys, "backups", "verify", entry["id"])
     assert code == 6 and "differs from what was catalogued" in err
     # import into another catalogue

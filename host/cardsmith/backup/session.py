@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..core.card import Card
 from ..core.errors import (
+    CardNotReadyError,
     CardRefusedError,
     CardsmithError,
     IntegrityError,
@@ -122,8 +123,10 @@ class BackupSession:
     def _explain(state: BackupState, kind: str) -> None:
         """Raises the UsageError that says why the card cannot start a ``kind`` backup now, if it cannot."""
         if not state.common_key:
-            raise UsageError("this card has no card-common key (LOAD_COMMON_KEY at personalisation), so it cannot "
-                             "wrap its backup key: personalise it first")
+            raise CardNotReadyError(
+                "this card has no family (card-common) key, so it cannot wrap its backup key: load it while the "
+                "card is INSTALLED with `cardsmith data load-common-key --version N` (key from --key-file or "
+                "CARDSMITH_COMMON_KEY)")
         if state.restore_pending:
             raise UsageError("a restore onto this card stopped half way: finish it first (`cardsmith restore` "
                              "again), or give it up with `cardsmith restore --discard-unfinished`")

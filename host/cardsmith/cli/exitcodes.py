@@ -26,6 +26,7 @@ _CODES: dict[type[BaseException], int] = {
     errors.ReaderError: EXIT_NO_CARD,
     errors.CardRefusedError: EXIT_CARD_REFUSED,
     errors.CardRejectedError: EXIT_CARD_REFUSED,
+    errors.CardNotReadyError: EXIT_CARD_REFUSED,
     errors.EnvironmentProblem: EXIT_ENVIRONMENT,
     errors.BadDataError: EXIT_BAD_DATA,
     errors.ProtocolError: EXIT_BAD_DATA,
