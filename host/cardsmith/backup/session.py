@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.card import Card
+from ..core.card import Card, explain_refusal
 from ..core.errors import (
     CardNotReadyError,
     CardRefusedError,
@@ -99,7 +99,10 @@ class BackupSession:
         """LOAD_COMMON_KEY (personalisation only): the family key that wraps the card-unique backup key."""
         if len(key) != COMMON_KEY_LENGTH or not 1 <= version <= 0xFF:
             raise UsageError(f"the common key is {COMMON_KEY_LENGTH} bytes with a version 1..255")
-        self.card.call(Ins.LOAD_COMMON_KEY, data=bytes([version]) + key, sensitive=True, expect_data=False)
+        try:
+            self.card.call(Ins.LOAD_COMMON_KEY, data=bytes([version]) + key, sensitive=True, expect_data=False)
+        except CardRefusedError as exc:
+            raise explain_refusal(self.card, exc, "loading the family key") from exc
 
     def reconcile(self, catalogue: Catalogue, state: BackupState | None = None) -> None:
         """Settles ``stored`` entries of this card from its last completed sequence number."""

@@ -244,12 +244,18 @@ def write(settings: Settings, region: int, offset: int, hex_: str | None, text: 
 
 @data.command()
 @click.argument("region", type=click.IntRange(1, 254))
-@click.option("--first-page", required=True, type=click.IntRange(0, 511))
-@click.option("--pages", required=True, type=click.IntRange(1, 512))
+@click.option("--first-page", required=True, type=click.IntRange(0, 511), help="The region's first page (from 0).")
+@click.option("--pages", required=True, type=click.IntRange(1, 512),
+              help="Its pages: at most the area's pages from --first-page, and 32767 bytes in all (127 pages of "
+                   "256 bytes); `cardsmith info` shows the geometry.")
 @click.option("--value", is_flag=True, help="A value region: zeroes itself before its first use after a restore.")
 @pass_settings
 def define(settings: Settings, region: int, first_page: int, pages: int, value: bool) -> None:
-    """Define a region (personalisation: lifecycle INSTALLED only)."""
+    """Define a region (personalisation: lifecycle INSTALLED only).
+
+    \b
+    Example:  cardsmith data define 1 --first-page 0 --pages 24
+    """
     from ..dataarea import DataAreaSession
 
     with settings.open_card() as card:

@@ -11,7 +11,7 @@ from ..protocol import PROTOCOL
 from ..protocol.codes import Algorithm, Capability, Ins, Lifecycle, Tag
 from ..transport import Transport
 from .apdu import SHORT_MAX_DATA, CommandApdu, ResponseApdu, command_name, error_for, sw_message
-from .errors import ProtocolError, UsageError
+from .errors import CardRefusedError, ProtocolError, UsageError, WrongStateError
 from .tlv import as_dict
 
 TraceSink = Callable[[str], None]
@@ -114,6 +114,16 @@ def _routing(code: int) -> tuple[str, int]:
     name = command_name(code)
     instruction = PROTOCOL.instructions.get(name)
     return name, PROTOCOL.meta["cla_iso"] if instruction and instruction.cla == "iso" else PROTOCOL.cla
+
+
+def explain_refusal(card: Card, exc: CardRefusedError, what: str) -> CardRefusedError:
+    """A 6985 to a personalisation command on an ISSUED card, said in words with the next step (same type)."""
+    if isinstance(exc, WrongStateError) and not card.info().installed:
+        return WrongStateError(exc.sw, exc.command,
+                               f"{what} is personalisation, and this card is ISSUED (personalisation is closed for "
+                               "good): use a blank card (`cardsmith readers`; on the simulator another card with "
+                               "`-r \"sim N\"`, or `cardsmith sim start --cards N`)")
+    return exc
 
 
 def _trace_name(ins: int) -> str:

@@ -66,8 +66,10 @@ class CardRefusedError(CardsmithError):
 
 class WrongPinError(CardRefusedError):
     def __init__(self, sw: int, command: str, message: str) -> None:
+        from .text import count
+
         self.tries_left = sw & 0x0F
-        super().__init__(sw, command, f"{message}, {self.tries_left} tries left")
+        super().__init__(sw, command, f"{message}, {count(self.tries_left, 'try', 'tries')} left")
 
 
 class SecurityStatusError(CardRefusedError):
