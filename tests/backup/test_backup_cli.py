@@ -79,7 +79,12 @@ def test_cli_backup_restore_and_catalogue(card_pair: tuple[Card, Card], use, cap
     assert code == 2 and "use --onto-new-card" in err and full["card_id"] in err
     code, _, err = run(capsys, "restore", "--latest", "--onto-new-card")
     assert code == 2 and "--from-card" in err
-    code, out, _ = run(capsys, "--json", "restore", "--latest", "--onto-new-card", "--from-card", full["card_id"])
+    blank = snapshot(new)
+    # no terminal to confirm the replacement of the new card's area: refused, nothing sent
+    code, _, err = run(capsys, "restore", "--latest", "--onto-new-card", "--from-card", full["card_id"])
+    assert code == 2 and "add --yes" in err and snapshot(new) == blank
+    code, out, _ = run(capsys, "--json", "restore", "--latest", "--onto-new-card", "--from-card", full["card_id"],
+                       "--yes")
     assert code == 0 and json.loads(out)["restored"] == [full["id"], diff["id"]]
     got = snapshot(new)
     assert got[1] == expected[1] and got[3] == expected[3]

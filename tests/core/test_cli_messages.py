@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +61,29 @@ def test_a_blocked_pin_says_what_to_do(cards: dict[str, str]) -> None:
     assert blocked.returncode == exitcodes.EXIT_CARD_REFUSED and "6983" in blocked.stderr
     assert "PIN is blocked" in blocked.stderr and "files recover" in blocked.stderr
 
+
+
+def test_destructive_commands_need_yes_without_a_terminal(cards: dict[str, str], tmp_path: Path) -> None:
+    # sim 0 has a PIN and a key pair (test_generating_a_second_key_pair)
+    env = dict(cards, CARDSMITH_PIN="1234")
+    lock = run(env, "-r", "sim 0", "key", "lock")
+    assert lock.returncode == exitcodes.EXIT_USAGE and "add --yes" in lock.stderr
+    status = json.loads(run(env, "-r", "sim 0", "--json", "key", "status").stdout)
+    assert not status["key_group"]["locked"]  # nothing was sent
+    plain = tmp_path / "a.txt"
+    plain.write_text("one")
+    assert run(env, "-r", "sim 0", "files", "encrypt", str(plain)).returncode == 0
+    sealed = tmp_path / "a.txt.csef"
+    first = sealed.read_bytes()
+    again = run(env, "-r", "sim 0", "files", "encrypt", str(plain))
+    assert again.returncode == exitcodes.EXIT_USAGE and "a.txt.csef exists and would be replaced" in again.stderr
+    assert sealed.read_bytes() == first
+    over = run(env, "-r", "sim 0", "files", "decrypt", str(sealed))  # a.txt is there
+    assert over.returncode == exitcodes.EXIT_USAGE and "a.txt exists" in over.stderr
+    plain.write_text("changed")
+    assert run(env, "-r", "sim 0", "files", "decrypt", str(sealed), "--yes").returncode == 0
+    assert plain.read_text() == "one"
+    assert run(env, "-r", "sim 0", "key", "lock", "--yes").returncode == 0
+    assert json.loads(run(env, "-r", "sim 0", "--json", "key", "status").stdout)["key_group"]["locked"]
+    clear = run(env, "-r", "sim 0", "bundle-clear")
+    assert clear.returncode == exitcodes.EXIT_USAGE and "add --yes" in clear.stderr

@@ -54,7 +54,7 @@ def test_duplicate_files_and_recover_from_the_cli(readers, capsys, tmp_path: Pat
     plain.unlink()
     code, _, _ = run(capsys, "-r", "A", "files", "decrypt", "--pin", PIN_MAIN, str(sealed))
     assert code == 0 and plain.read_bytes() == b"quarterly numbers"  # the backup card reads it
-    code, _, err = run(capsys, "-r", "A", "files", "decrypt", "--pin", "0000", str(sealed))
+    code, _, err = run(capsys, "-r", "A", "files", "decrypt", "--yes", "--pin", "0000", str(sealed))
     assert code == 4 and "tries left" in err
 
     # the main card is lost: a new card takes its reader

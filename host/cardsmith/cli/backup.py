@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..core.errors import UsageError
-from .context import Settings, pass_settings
+from .context import Settings, confirm, pass_settings, yes_option
 
 dir_option = click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
                           envvar="CARDSMITH_BACKUP_DIR",
@@ -47,16 +47,23 @@ def backup(settings: Settings, kind: str | None, directory: Path | None) -> None
 @click.option("--discard-unfinished", is_flag=True,
               help="Give up a restore that stopped half way (zeroes the regions it touched).")
 @dir_option
+@yes_option
 @pass_settings
 def restore(settings: Settings, backup_id: str | None, latest: bool, onto_new_card: bool, from_card: str | None,
-            discard_unfinished: bool, directory: Path | None) -> None:
-    """Restore a backup chain (full + its differentials, in order) onto this card or a replacement."""
+            discard_unfinished: bool, directory: Path | None, yes: bool) -> None:
+    """Restore a backup chain (full + its differentials, in order) onto this card or a replacement.
+
+    \b
+    Example:  cardsmith -r "sim 1" restore --latest --onto-new-card --from-card 0123456789ABCDEF --yes
+    """
     from ..backup import BackupSession, open_catalogue, restore_target
+
 
     catalogue = open_catalogue(_dir(directory))
     with settings.open_card() as card:
         session = BackupSession(card)
         if discard_unfinished:
+            confirm("Giving up the unfinished restore zeroes every region it touched. Give it up?", yes)
             session.discard_unfinished()
             settings.emit({"discarded": True}, "unfinished restore given up: the regions it touched are zeroed")
             return
@@ -64,6 +71,9 @@ def restore(settings: Settings, backup_id: str | None, latest: bool, onto_new_ca
             raise UsageError("give either BACKUP_ID or --latest, not both")
         card_hex = session.state().card_hex
         blobs = restore_target(catalogue, card_hex, backup_id, onto_new=onto_new_card, from_card=from_card)
+        if onto_new_card:
+            confirm(f"Restoring {blobs[-1].backup_id} onto card {card_hex} replaces its whole data area with the "
+                    "lost card's. Restore?", yes)
         with settings.progress("restore") as progress:
             session.restore_chain(blobs, onto_new=onto_new_card, progress=progress)
     ids = [b.backup_id for b in blobs]

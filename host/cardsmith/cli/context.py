@@ -74,4 +74,19 @@ def secret(value: str | None, what: str, env: str, *, new: bool = False) -> str:
     return click.prompt(what, hide_input=True, confirmation_prompt=new)
 
 
+def confirm(question: str, yes: bool) -> None:
+    """Asks before something that cannot be undone; ``--yes`` skips it. Without a terminal it refuses unless
+    ``--yes`` (a script must say so), and a "no" stops the command before anything is sent or written."""
+    from ..core.errors import UsageError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question} There is no terminal to confirm it: add --yes to go ahead")
+    if not click.confirm(question, default=False, err=True):
+        raise UsageError("not confirmed: nothing was done")
+
+
+yes_option = click.option("--yes", "-y", "yes", is_flag=True, help="Do not ask for confirmation.")
+
 pass_settings = click.make_pass_decorator(Settings)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .context import Settings, pass_settings, secret
+from .context import Settings, confirm, pass_settings, secret, yes_option
 
 if TYPE_CHECKING:
     from ..duplication import DuplicationSession
@@ -129,9 +129,15 @@ def status(settings: Settings) -> None:
 
 @key.command()
 @click.option("--pin", help=PIN_HELP)
+@yes_option
 @pass_settings
-def lock(settings: Settings, pin: str | None) -> None:
-    """Lock the key group for good (no key set, no export)."""
+def lock(settings: Settings, pin: str | None, yes: bool) -> None:
+    """Lock the key group for good (no key set, no export).
+
+    \b
+    Example:  cardsmith key lock --yes   (PIN from $CARDSMITH_PIN)
+    """
+    confirm("Locking the key group is for good: no key can be set or exported afterwards. Lock it?", yes)
     with _session(settings, verify=True, pin=pin) as kc:
         kc.lock()
     settings.emit({"locked": True}, "key group locked")
@@ -170,6 +176,13 @@ def files() -> None:
     """Files encrypted to a card: encrypt, decrypt, share, recover."""
 
 
+def _confirm_overwrite(targets: list[Path], yes: bool) -> None:
+    existing = [str(t) for t in targets if t.exists()]
+    if existing:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        confirm(f"{existing[0]}{more} exists and would be replaced. Replace?", yes)
+
+
 def _written(settings: Settings, paths: list[Path]) -> None:
     out = [str(p) for p in paths]
     settings.emit({"written": out}, "\n".join(out))
@@ -179,11 +192,13 @@ def _written(settings: Settings, paths: list[Path]) -> None:
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--public-key", type=click.Path(exists=True, path_type=Path),
               help="Encrypt to this saved public key instead of the card's.")
+@yes_option
 @pass_settings
-def encrypt(settings: Settings, inputs: tuple[Path, ...], public_key: Path | None) -> None:
+def encrypt(settings: Settings, inputs: tuple[Path, ...], public_key: Path | None, yes: bool) -> None:
     """Encrypt files to the card's public key: writes NAME.csef beside each."""
-    from ..duplication.files import encrypt_files, read_public_key
+    from ..duplication.files import encrypt_files, encrypted_name, read_public_key
 
+    _confirm_overwrite([encrypted_name(p) for p in inputs], yes)
     if public_key:
         point = read_public_key(public_key)
     else:
@@ -195,11 +210,13 @@ def encrypt(settings: Settings, inputs: tuple[Path, ...], public_key: Path | Non
 @files.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--pin", help=PIN_HELP)
+@yes_option
 @pass_settings
-def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None) -> None:
+def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None, yes: bool) -> None:
     """Decrypt NAME.csef files with the card (main or backup): writes NAME beside each."""
-    from ..duplication.files import decrypt_files
+    from ..duplication.files import decrypt_files, decrypted_name
 
+    _confirm_overwrite([decrypted_name(p) for p in inputs], yes)
     with _session(settings, verify=True, pin=pin) as kc:
         written = decrypt_files(inputs, kc)
     _written(settings, written)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..core.errors import UsageError
-from .context import Settings, pass_settings
+from .context import Settings, confirm, pass_settings, yes_option
 
 KEY_HELP = "Personalisation key: `dev` (the documented development key) or 32/64 hex digits."
 
@@ -100,11 +100,17 @@ def bundle_status_cmd(settings: Settings) -> None:
 
 
 @click.command("bundle-clear")
+@yes_option
 @pass_settings
-def bundle_clear(settings: Settings) -> None:
-    """CLEAR: erase the bundle and everything personalisation wrote (not after ISSUED)."""
+def bundle_clear(settings: Settings, yes: bool) -> None:
+    """CLEAR: erase the bundle and everything personalisation wrote (not after ISSUED).
+
+    \b
+    Example:  cardsmith -r "sim 1" bundle-clear --yes
+    """
     from ..issuance import IssuanceSession
 
+    confirm("CLEAR erases the bundle and everything personalisation wrote on this card. Clear it?", yes)
     with settings.open_card() as card:
         IssuanceSession(card).clear()
     settings.emit({"cleared": True}, "cleared: the card is blank again")
