@@ -67,7 +67,9 @@ def test_prepare_then_issue_a_batch_with_its_log(service: dict[str, str], tmp_pa
 
     # the same card again: it is issued, the station says so and changes nothing
     again = run(service, "issue", str(batch), "--log", str(log), "--record", "A1")
-    assert again.returncode == exitcodes.EXIT_CARD_REFUSED, again.stdout + again.stderr
+    assert again.returncode == exitcodes.EXIT_USAGE and "issued already" in again.stderr  # the log says so
+    again = run(service, "issue", str(batch), "--log", str(log), "--record", "A1", "--reissue")
+    assert again.returncode == exitcodes.EXIT_CARD_REFUSED, again.stdout + again.stderr  # and so does the card
 
     second = run(service, "-r", "sim 1", "issue", str(batch), "--log", str(log), "--no-wait")
     assert second.returncode == 0, second.stderr
@@ -77,5 +79,18 @@ def test_prepare_then_issue_a_batch_with_its_log(service: dict[str, str], tmp_pa
     rows = sqlite3.connect(log).execute("SELECT record_id, result, card_id FROM issuance_log ORDER BY id").fetchall()
     assert [(a, b) for a, b, _ in rows] == [("A1", "issued"), ("B2", "issued")]
     assert rows[0][2] != rows[1][2]
+
+    # `cardsmith issuance log` lists it; a record issued already is named, and refused unless --reissue
+    listed = run(service, "issuance", "log", "--log", str(log))
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 2
+    assert "A1" in listed.stdout.splitlines()[0] and rows[0][2] in listed.stdout.splitlines()[0]
+    only = json.loads(run(service, "--json", "issuance", "log", "--log", str(log), "--record", "B2").stdout)
+    assert [(e["record_id"], e["result"], e["card_id"]) for e in only] == [("B2", "issued", rows[1][2])]
+    again_b2 = run(service, "-r", "sim 1", "issue", str(batch), "--log", str(log), "--record", "B2")
+    assert again_b2.returncode == exitcodes.EXIT_USAGE and f"issued already, onto card {rows[1][2]}" in again_b2.stderr
+    assert "--reissue" in again_b2.stderr
+    reissued = run(service, "-r", "sim 1", "issue", str(batch), "--log", str(log), "--record", "B2", "--reissue")
+    assert reissued.returncode == exitcodes.EXIT_CARD_REFUSED  # allowed now; this card is ISSUED, so set aside
+    assert "ISSUED already" in reissued.stderr
 
 

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bundle-status": ("cardsmith.cli.selfissue:bundle_status_cmd", "Show the card's self-issuance progress."),
     "bundle-clear": ("cardsmith.cli.selfissue:bundle_clear", "Erase the bundle and what it wrote (not after ISSUED)."),
     "personalise": ("cardsmith.cli.selfissue:personalise", "Conventional command-by-command personalisation."),
+    "issuance": ("cardsmith.cli.selfissue:issuance", "The issuance log: which card received which record."),
 }
 
 

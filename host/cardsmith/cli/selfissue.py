@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -55,15 +56,20 @@ def prepare(settings: Settings, profile_path: str, records_path: str, out_path: 
 @click.option("--no-wait", is_flag=True, help="Do not wait for the card to be swapped between cards.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Issuance log (SQLite).")
 @click.option("--clear", "clear_first", is_flag=True, help="CLEAR a half-applied bundle on the card first.")
+@click.option("--reissue", is_flag=True, help="Issue a --record the log shows issued already (a replaced card).")
 @pass_settings
 def issue(settings: Settings, batch_path: str, record_id: str | None, count: int, no_wait: bool,
-          log_path: str | None, clear_first: bool) -> None:
-    """Write the card's bundle and START it (technician); resumes a card pulled half way."""
+          log_path: str | None, clear_first: bool, reissue: bool) -> None:
+    """Write the card's bundle and START it (technician); resumes a card pulled half way.
+
+    \b
+    Example:  cardsmith -r "sim 2" issue batch.json      (the next record not issued yet)
+    """
     from ..issuance import IssuanceLog, IssuingStation, StationRun
     from ..issuance.profile import load_batch
 
     station = IssuingStation(load_batch(batch_path), IssuanceLog(log_path), settings.open_card)
-    todo = station.todo(record_id, count)
+    todo = station.todo(record_id, count, reissue=reissue)
 
     def swap(n: int, entry: dict) -> None:
         if not no_wait:
@@ -139,3 +145,28 @@ def personalise(settings: Settings, profile_path: str, records_path: str, record
         exchanges = card.stats.exchanges
     settings.emit({"record_id": record_id, "commands": len(plan.commands), "exchanges": exchanges},
                   f"{record_id}: {len(plan.commands)} commands sent in clear ({exchanges} exchanges)")
+
+
+@click.group()
+def issuance() -> None:
+    """The issuance log: which card received which record, and how it went."""
+
+
+@issuance.command("log")
+@click.option("--record", "record_id", help="Only this record.")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Issuance log (default: "
+              "$CARDSMITH_HOME/issuance.sqlite).")
+@pass_settings
+def issuance_log(settings: Settings, record_id: str | None, log_path: str | None) -> None:
+    """List the issuance log, oldest first.
+
+    \b
+    Example:  cardsmith issuance log --record E1001
+    """
+    from ..issuance import IssuanceLog
+
+    entries = IssuanceLog(log_path).entries(record_id)
+    rows = [f"{e.time}  {e.record_id:<12} card {e.card_id}  {e.result:<11} {e.profile}/{e.sequence}"
+            + (f"  command {e.failed_at} failed with {e.sw}" if e.failed_at else "")
+            + (f"  ({e.actions})" if e.actions else "") for e in entries]
+    settings.emit([dataclasses.asdict(e) for e in entries], "\n".join(rows) if rows else "the issuance log is empty")

@@ -67,13 +67,20 @@ class IssuingStation:
         self.open_card = open_card
         self.table = ProgressTable.from_json(batch.get("progress"))
 
-    def todo(self, record_id: str | None = None, count: int = 1) -> list[dict]:
-        """The batch entries to issue: the named record, or the next ``count`` not issued yet (the log says)."""
+    def todo(self, record_id: str | None = None, count: int = 1, *, reissue: bool = False) -> list[dict]:
+        """The batch entries to issue: the named record, or the next ``count`` not issued yet (the log says).
+        A record the log shows issued is refused unless ``reissue`` (a lost or broken card replaced)."""
         bundles = self.batch["bundles"]
         if record_id:
             chosen = [b for b in bundles if b["record_id"] == record_id]
             if not chosen:
                 raise UsageError(f"record {record_id!r} is not in the batch")
+            issued = [e for e in self.log.entries(record_id) if e.result == "issued"
+                      and e.profile == self.batch["profile"] and e.sequence == self.batch["sequence"]]
+            if issued and not reissue:
+                raise UsageError(f"record {record_id} was issued already, onto card {issued[-1].card_id} at "
+                                 f"{issued[-1].time} (`cardsmith issuance log`): give --reissue to issue it "
+                                 "again onto another card")
             return chosen
         done = self.log.issued_records(self.batch["profile"], self.batch["sequence"])
         chosen = [b for b in bundles if b["record_id"] not in done][:count]
@@ -95,7 +102,8 @@ class IssuingStation:
                 session.clear_if_part_run()
             card_id = card.info().card_id
             try:
-                outcome = session.issue(envelope, self.table)
+                outcome = session.issue(envelope, self.table, record_id=record_id, holds=lambda cid: (
+                    self.log.interrupted_on(cid, self.batch["profile"], self.batch["sequence"])))
             except CardRemovedError:
                 self._log(card_id, record_id, "interrupted", actions=[])
                 raise CardRemovedError(
