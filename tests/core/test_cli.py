@@ -179,3 +179,37 @@ def test_secrets_are_never_required_on_the_command_line(service: dict[str, str])
     assert not status["pin"]["set"]
     change = run(service, "-r", "sim 1", "pin", "change")
     assert change.returncode == exitcodes.EXIT_USAGE and "$CARDSMITH_PIN" in change.stderr
+
+
+def test_a_card_that_will_not_outlive_the_command_says_so(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    out = run(env, "data", "define", "1", "--first-page", "0", "--pages", "4")
+    assert out.returncode == 0
+    assert "cardsmith-sim 0 lives for this command only" in out.stderr and "`cardsmith sim start`" in out.stderr
+    assert run(env, "--json", "info").stderr == ""  # --json output stays clean
+
+
+def test_a_dead_service_is_reported_not_replaced(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    env = base_env(tmp_path)
+    assert run(env, "sim", "start", "--cards", "2").returncode == 0
+    try:
+        pid = json.loads((tmp_path / "sim.json").read_text())["pid"]
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):  # until it is gone (reaped by init, or a zombie of nobody we know)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        out = run(env, "info")
+        assert out.returncode == exitcodes.EXIT_NO_CARD, out.stdout + out.stderr
+        assert "no longer running, and its cards are gone" in out.stderr and "sim start" in out.stderr
+        status = run(env, "sim", "status")
+        assert status.returncode == exitcodes.EXIT_NO_CARD and "died" in status.stdout
+    finally:
+        run(env, "sim", "stop")
+    assert run(env, "info").returncode == 0  # forgotten: an ephemeral card again

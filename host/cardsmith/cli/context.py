@@ -29,7 +29,11 @@ class Settings:
         """The card in ``reader`` (default: the global --reader), applet selected; traced with -v."""
         from ..transport.readers import open_card
 
-        return open_card(reader or self.reader, trace=self.trace if self.verbose else None)
+        card = open_card(reader or self.reader, trace=self.trace if self.verbose else None)
+        if getattr(card.transport, "ephemeral", False) and not self.as_json:
+            click.echo(f"note: no `cardsmith sim` service runs, so {card.transport.name} lives for this command only "
+                       "(whatever it changes is gone afterwards; `cardsmith sim start` keeps cards)", err=True)
+        return card
 
     def emit(self, data: Any, text: str) -> None:
         """Prints ``text`` for people, or ``data`` as JSON with --json."""

@@ -41,7 +41,10 @@ def status(settings: Settings) -> None:
 
     state = simulator.service_state()
     if not state:
-        settings.emit({"running": False}, "simulator not running (start it with `cardsmith sim start`)")
+        dead = simulator.dead_service()
+        text = (f"simulator service died (pid {dead.get('pid')}): its cards are gone; `cardsmith sim start` "
+                "starts new ones" if dead else "simulator not running (start it with `cardsmith sim start`)")
+        settings.emit({"running": False, "died": bool(dead)}, text)
         raise SystemExit(3)
     settings.emit({"running": True, **state},
                   f"simulator running: {state['cards']} cards, pid {state['pid']}, port {state['port']}")

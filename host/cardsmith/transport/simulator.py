@@ -189,8 +189,7 @@ def service_state() -> dict | None:
     except (OSError, ValueError):
         return None
     if not _alive(int(state.get("pid", 0))):
-        path.unlink(missing_ok=True)
-        return None
+        return None  # dead: the state file stays, so that commands report it (dead_service) until sim stop/start
     try:
         conn = SimConnection(int(state["port"]), timeout=5)
         try:
@@ -200,6 +199,15 @@ def service_state() -> dict | None:
     except Exception:
         return None
     return state
+
+
+def dead_service() -> dict | None:
+    """The state of a service that was started and is no longer answering (its cards are gone), or None."""
+    try:
+        state = json.loads(state_file().read_text())
+    except (OSError, ValueError):
+        return None
+    return None if service_state() else state
 
 
 def start_service(options: SimOptions) -> dict:
@@ -223,7 +231,9 @@ def start_service(options: SimOptions) -> dict:
                 state_file().write_text(json.dumps(state, indent=2))
                 return state
         if proc.poll() is not None:
-            raise EnvironmentProblem(f"the card simulator exited at start; its log ({log}):\n{text}")
+            first = next((line.strip() for line in text.splitlines() if line.strip()), "no output")
+            raise EnvironmentProblem(f"the card simulator exited at start ({first}): run `make setup`; "
+                                     f"its whole log: {log}")
         time.sleep(0.1)
     proc.kill()
     raise EnvironmentProblem(f"the card simulator did not start within {START_TIMEOUT:.0f} s; see {log}")
