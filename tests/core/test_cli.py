@@ -213,3 +213,19 @@ def test_a_dead_service_is_reported_not_replaced(tmp_path: Path) -> None:
     finally:
         run(env, "sim", "stop")
     assert run(env, "info").returncode == 0  # forgotten: an ephemeral card again
+
+
+def test_doctor_checks_what_troubleshooting_describes(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    out = run(env, "--json", "doctor")
+    assert out.returncode == 0, out.stdout + out.stderr
+    checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
+    assert {"java", "simulator build", "simulator service", "pyscard"} <= set(checks)
+    assert checks["card in simulated card 0"]["status"] == "ok"
+    assert "cardsmith applet" in checks["card in simulated card 0"]["detail"]
+    env["CARDSMITH_SIM_CLASSPATH"] = str(tmp_path / "missing.jar")
+    broken = run(env, "doctor")
+    assert broken.returncode == exitcodes.EXIT_ENVIRONMENT
+    assert "fail  simulator build" in broken.stdout and "fix: `make setup`" in broken.stdout
+    assert broken.stderr.strip().splitlines() == ["error: doctor: simulator build failed (the fix is printed "
+                                                  "beside each)"]

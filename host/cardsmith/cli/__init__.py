@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("cardsmith.cli.basic:info", "Show the card's applet version, id, lifecycle, memory and geometry."),
     "apdu": ("cardsmith.cli.basic:apdu", "Send raw APDUs given in hex (like `opensc-tool -s`)."),
     "sim": ("cardsmith.cli.sim:sim", "Start, inspect and stop the simulated cards (jCardSim)."),
+    "doctor": ("cardsmith.cli.basic:doctor", "Check java, simulator, pcscd, readers and the card; say what to fix."),
     # backup and restore
     "backup": ("cardsmith.cli.backup:backup", "Back up the card's data area, encrypted by the card (full or diff)."),
     "restore": ("cardsmith.cli.backup:restore", "Restore a backup chain onto this card or a replacement card."),

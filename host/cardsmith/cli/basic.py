@@ -29,6 +29,30 @@ def readers(settings: Settings) -> None:
 
 @click.command()
 @pass_settings
+def doctor(settings: Settings) -> None:
+    """Check java, the simulator, pcscd, readers and the card (applet and version); say what to fix.
+
+    \b
+    Example:  cardsmith doctor            (simulated card 0)
+              cardsmith -r "Gemalto" doctor   (a PC/SC reader's card)
+    """
+    from ..core.errors import EnvironmentProblem
+    from ..transport.doctor import FAIL, diagnose
+
+    checks = diagnose(settings.reader)
+    lines = []
+    for c in checks:
+        lines.append(f"{c.status:<4}  {c.name:<24} {c.detail}")
+        if c.fix and c.status != "ok":
+            lines.append(f"{'':<30} fix: {c.fix}")
+    settings.emit({"checks": [c.as_json() for c in checks]}, "\n".join(lines))
+    failed = [c.name for c in checks if c.status == FAIL]
+    if failed:
+        raise EnvironmentProblem(f"doctor: {', '.join(failed)} failed (the fix is printed beside each)")
+
+
+@click.command()
+@pass_settings
 def info(settings: Settings) -> None:
     """Show the card's applet version, id, lifecycle, memory and data-area geometry."""
     with settings.open_card() as card:
