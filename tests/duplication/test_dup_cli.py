@@ -80,8 +80,9 @@ def test_decrypt_refuses_another_cards_file_and_a_tampered_one_before_writing(re
     assert run(capsys, "-r", "B", "key", "generate", "--pin", PIN_BACKUP)[0] == 0
     plain = tmp_path / "notes.txt"
     plain.write_bytes(b"for card A only")
-    assert run(capsys, "-r", "A", "files", "encrypt", str(plain))[0] == 0
+    code, out, _ = run(capsys, "--json", "-r", "A", "files", "encrypt", str(plain))
     sealed = tmp_path / "notes.txt.csef"
+    assert code == 0 and json.loads(out) == {"written": [str(sealed)], "card_id": readers["A"].card_id.hex().upper()}
     plain.unlink()
     a_id = readers["A"].status().key_id.hex().upper()
     # the wrong card: the header names the key, so the host says so before sending anything

@@ -63,6 +63,7 @@ def test_prepare_then_issue_a_batch_with_its_log(service: dict[str, str], tmp_pa
     assert (r["record_id"], r["result"]) == ("A1", "issued")
     status = json.loads(run(service, "--json", "bundle-status").stdout)
     assert (status["status"], status["committed"], status["commands"]) == ("DONE", 3, 3)
+    assert status["card_id"] == r["card_id"]  # which card the status is of
     assert json.loads(run(service, "--json", "info").stdout)["lifecycle"] == "ISSUED"
 
     # the same card again: it is issued, the station says so and changes nothing

@@ -183,9 +183,9 @@ def _confirm_overwrite(targets: list[Path], yes: bool) -> None:
         confirm(f"{existing[0]}{more} exists and would be replaced. Replace?", yes)
 
 
-def _written(settings: Settings, paths: list[Path]) -> None:
+def _written(settings: Settings, paths: list[Path], card_id: bytes | None) -> None:
     out = [str(p) for p in paths]
-    settings.emit({"written": out}, "\n".join(out))
+    settings.emit({"written": out, "card_id": card_id.hex().upper() if card_id else None}, "\n".join(out))
 
 
 @files.command()
@@ -199,12 +199,13 @@ def encrypt(settings: Settings, inputs: tuple[Path, ...], public_key: Path | Non
     from ..duplication.files import encrypt_files, encrypted_name, read_public_key
 
     _confirm_overwrite([encrypted_name(p) for p in inputs], yes)
+    card_id = None  # with --public-key no card is involved
     if public_key:
         point = read_public_key(public_key)
     else:
         with _session(settings) as kc:
-            point = kc.public_key()
-    _written(settings, encrypt_files(inputs, point))
+            point, card_id = kc.public_key(), kc.card_id
+    _written(settings, encrypt_files(inputs, point), card_id)
 
 
 @files.command()
@@ -219,7 +220,7 @@ def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None, yes: 
     _confirm_overwrite([decrypted_name(p) for p in inputs], yes)
     with _session(settings, verify=True, pin=pin) as kc:
         written = decrypt_files(inputs, kc)
-    _written(settings, written)
+    _written(settings, written, kc.card_id)
 
 
 @files.command()
@@ -235,7 +236,7 @@ def share(settings: Settings, inputs: tuple[Path, ...], peer_key: Path, pin: str
     point = read_public_key(peer_key)
     with _session(settings, verify=True, pin=pin) as kc:
         written = share_files(inputs, kc, point)
-    _written(settings, written)
+    _written(settings, written, kc.card_id)
 
 
 @files.command()

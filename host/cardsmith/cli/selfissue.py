@@ -94,11 +94,12 @@ def bundle_status_cmd(settings: Settings) -> None:
 
     with settings.open_card() as card:
         st = IssuanceSession(card).status()
-    data = {"status": st.name, "commands": st.count, "committed": st.done, "next": st.next_command,
+        card_id = card.info().card_id.hex().upper()
+    data = {"card_id": card_id, "status": st.name, "commands": st.count, "committed": st.done, "next": st.next_command,
             "failed_at": st.failed_at or None, "inner_sw": f"{st.inner_sw:04X}" if st.failed_at else None,
             "last_consumed_sequence": st.last_sequence, "store_size": st.store_size,
             "received": st.received, "key_generation": st.key_generation}
-    text = (f"status {st.name}: {st.done}/{st.count} committed, next command {st.next_command}"
+    text = (f"card {card_id}: {st.name}, {st.done}/{st.count} committed, next command {st.next_command}"
             + (f", command {st.failed_at} failed with {st.inner_sw:04X}" if st.failed_at else "")
             + f"\nstore {st.received}/{st.store_size} bytes, last consumed sequence {st.last_sequence},"
               f" key generation {st.key_generation}")
