@@ -53,36 +53,55 @@ def prepare(settings: Settings, profile_path: str, records_path: str, out_path: 
 @click.argument("batch_path", metavar="BATCH", type=click.Path(exists=True, dir_okay=False))
 @click.option("--record", "record_id", help="Issue this record (default: the next one not yet issued).")
 @click.option("--count", default=1, show_default=True, help="Cards to issue, one after another.")
-@click.option("--no-wait", is_flag=True, help="Do not wait for the card to be swapped between cards.")
+@click.option("--no-wait", is_flag=True, help="Do not wait for a card swap between cards (the next card is "
+              "already in the reader).")
+@click.option("--swap-timeout", default=600.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds to wait for each card to leave or arrive.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Issuance log (SQLite).")
 @click.option("--clear", "clear_first", is_flag=True, help="CLEAR a half-applied bundle on the card first.")
 @click.option("--reissue", is_flag=True, help="Issue a --record the log shows issued already (a replaced card).")
 @pass_settings
 def issue(settings: Settings, batch_path: str, record_id: str | None, count: int, no_wait: bool,
-          log_path: str | None, clear_first: bool, reissue: bool) -> None:
+          swap_timeout: float, log_path: str | None, clear_first: bool, reissue: bool) -> None:
     """Write the card's bundle and START it (technician); resumes a card pulled half way.
+
+    With --count N the station waits between cards for the card to leave the reader and the next one to
+    arrive (card events: nothing to press), tells the same card coming back from a new one, and prints one
+    line per card as it is done.
 
     \b
     Example:  cardsmith -r "sim 2" issue batch.json      (the next record not issued yet)
+              cardsmith -r "Gemalto" issue batch.json --count 20
     """
     from ..issuance import IssuanceLog, IssuingStation, StationRun
     from ..issuance.profile import load_batch
 
     station = IssuingStation(load_batch(batch_path), IssuanceLog(log_path), settings.open_card)
     todo = station.todo(record_id, count, reissue=reissue)
+    events = None
+    if len(todo) > 1 and not no_wait:
+        from ..transport.events import watch
 
-    def swap(n: int, entry: dict) -> None:
-        if not no_wait:
-            click.pause(f"insert the next blank card for record {entry['record_id']}, then press a key")
+        events = watch(settings.reader)
+
+    def say(line: str) -> None:
+        click.echo(line, err=True)
+
+    def swap(n: int, entry: dict, previous) -> None:  # noqa: ANN001 - a CardResult
+        if events is not None:
+            station.wait_for_next(events, previous, entry, say, swap_timeout)
 
     run = StationRun(log_path=str(station.log.path))
-    with settings.progress("issuing") as progress:
+    try:
         for result in station.run(todo, clear_first=clear_first, before_card=swap):
             run.results.append(result)
-            if progress:
-                progress(len(run.results), len(todo))
-    settings.emit({"results": [r.as_json() for r in run.results], "log": run.log_path},
-                  "\n".join(r.describe() for r in run.results))
+            if not settings.as_json:
+                click.echo(result.describe())  # as each card is done, not at the end
+    finally:
+        if events is not None:
+            events.close()
+    if settings.as_json:
+        settings.emit({"results": [r.as_json() for r in run.results], "log": run.log_path}, "")
     run.raise_for_rejected()
 
 

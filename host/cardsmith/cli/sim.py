@@ -86,12 +86,22 @@ def eject(settings: Settings, slot: int) -> None:
 
 @sim.command()
 @click.argument("slot", type=int, default=0)
+@click.option("--new", "new_card", is_flag=True, help="A new blank card instead (new card id), as at an issuing desk.")
 @pass_settings
-def insert(settings: Settings, slot: int) -> None:
-    """Put simulated card SLOT back (a power-on reset)."""
+def insert(settings: Settings, slot: int, new_card: bool) -> None:
+    """Put simulated card SLOT back (a power-on reset), or a new blank card with --new.
+
+    \b
+    Example:  cardsmith sim eject 1 && cardsmith sim insert 1 --new
+    """
     transport = _slot_transport(slot)
     try:
-        transport.insert()
+        if new_card:
+            transport.replace_card()  # a new card in the slot, then into the reader
+            transport.insert()
+        else:
+            transport.insert()
     finally:
         transport.close()
-    settings.emit({"slot": slot, "present": True}, f"card {slot} inserted")
+    settings.emit({"slot": slot, "present": True, "new": new_card},
+                  f"{'a new blank card' if new_card else f'card {slot}'} inserted in slot {slot}")

@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..core.card import Card
-from ..core.errors import CardRemovedError, UsageError
+from ..core.errors import CardRemovedError, NoCardError, UsageError
 from ..core.keys import parse_hex
 from .log import IssuanceLog
 from .progress import ProgressTable
 from .session import IssuanceRejected, IssuanceSession
+
+if TYPE_CHECKING:
+    from ..transport.events import CardEvents
 
 OpenCard = Callable[[], AbstractContextManager[Card]]
 
@@ -118,10 +122,35 @@ class IssuingStation:
                           start.describe() if start else None, outcome.exchanges)
 
     def run(self, todo: list[dict], *, clear_first: bool = False,
-            before_card: Callable[[int, dict], None] | None = None) -> Iterator[CardResult]:
-        """Issues each entry in turn; ``before_card(n, entry)`` runs before every card after the first (the
-        technician swaps cards there)."""
+            before_card: Callable[[int, dict, CardResult], None] | None = None) -> Iterator[CardResult]:
+        """Issues each entry in turn; ``before_card(n, entry, previous)`` runs before every card after the first
+        (the technician swaps cards there: :meth:`wait_for_next`)."""
+        previous: CardResult | None = None
         for n, entry in enumerate(todo):
-            if n and before_card:
-                before_card(n, entry)
-            yield self.issue_one(entry, clear_first=clear_first)
+            if previous is not None and before_card:
+                before_card(n, entry, previous)
+            previous = self.issue_one(entry, clear_first=clear_first)
+            yield previous
+
+    def wait_for_next(self, events: CardEvents, previous: CardResult, entry: dict, say: Callable[[str], None],
+                      timeout: float) -> None:
+        """The desk's card swap, from card events: the card just done leaves, a card arrives, and it is not the
+        one just done coming back (its card id is read; nothing else is sent). ``say`` tells the technician
+        what to do; a swap that does not happen within ``timeout`` seconds (each step) stops the batch."""
+        def wait(present: bool, what: str) -> None:
+            if not events.wait(present, timeout):
+                raise NoCardError(f"no card {what} {events.name!r} within {timeout:.0f} s: the batch stops before "
+                                  f"record {entry['record_id']}; run `cardsmith issue` again to go on")
+
+        if events.present():
+            say(f"remove card {previous.card_id} ({previous.record_id}, {previous.result})")
+            wait(False, "left")
+        while True:
+            say(f"insert the next blank card for record {entry['record_id']}")
+            wait(True, "arrived in")
+            with self.open_card() as card:
+                card_id = card.info().card_id.hex().upper()
+            if card_id != previous.card_id:
+                return
+            say(f"that is card {card_id} again, the one just done: take it out and insert a blank card")
+            wait(False, "left")
