@@ -229,3 +229,25 @@ def test_doctor_checks_what_troubleshooting_describes(tmp_path: Path) -> None:
     assert "fail  simulator build" in broken.stdout and "fix: `make setup`" in broken.stdout
     assert broken.stderr.strip().splitlines() == ["error: doctor: simulator build failed (the fix is printed "
                                                   "beside each)"]
+
+
+def test_every_command_shows_an_example_in_its_help() -> None:
+    import click
+
+    from cardsmith.cli import cli
+
+    ctx = click.Context(cli)
+    seen, missing = [], []
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        if isinstance(command, click.Group):
+            for name in command.list_commands(ctx):
+                walk(command.get_command(ctx, name), [*path, name])
+            return
+        seen.append(" ".join(path))
+        example = [line for line in (command.help or "").splitlines() if line.strip().startswith("Example:")]
+        if not example or "cardsmith " not in example[0] or not all(f" {word}" in example[0] for word in path):
+            missing.append(" ".join(path))
+
+    walk(cli, [])
+    assert len(seen) > 30 and not missing, missing

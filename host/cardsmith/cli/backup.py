@@ -28,7 +28,11 @@ def _dir(directory: Path | None) -> Path:
 @dir_option
 @pass_settings
 def backup(settings: Settings, kind: str | None, directory: Path | None) -> None:
-    """Back up the card's data area, encrypted by the card (differential when a chain exists)."""
+    """Back up the card's data area, encrypted by the card (differential when a chain exists).
+
+    \b
+    Example:  cardsmith backup --full
+    """
     from ..backup import BackupSession, open_catalogue
 
     root = _dir(directory)
@@ -90,7 +94,11 @@ def backups() -> None:
 @backups.command()
 @pass_settings
 def status(settings: Settings) -> None:
-    """The card's backup state: family key version, chain, dirty pages, unfinished restore."""
+    """The card's backup state: family key version, chain, dirty pages, unfinished restore.
+
+    \b
+    Example:  cardsmith backups status
+    """
     from ..backup import BackupSession
 
     with settings.open_card() as card:
@@ -111,7 +119,11 @@ def status(settings: Settings) -> None:
 @dir_option
 @pass_settings
 def list_(settings: Settings, card_id: str | None, directory: Path | None) -> None:
-    """List catalogued backups."""
+    """List catalogued backups.
+
+    \b
+    Example:  cardsmith backups list --card 0123456789ABCDEF
+    """
     from ..backup import open_catalogue
 
     rows = open_catalogue(_dir(directory)).entries(card_id.upper() if card_id else None)
@@ -125,7 +137,11 @@ def list_(settings: Settings, card_id: str | None, directory: Path | None) -> No
 @dir_option
 @pass_settings
 def show(settings: Settings, backup_id: str, directory: Path | None) -> None:
-    """Show one backup and the chain it belongs to."""
+    """Show one backup and the chain it belongs to.
+
+    \b
+    Example:  cardsmith backups show 0123456789ABCDEF-1
+    """
     from ..backup import chain_for, find, open_catalogue
 
     catalogue = open_catalogue(_dir(directory))
@@ -141,7 +157,11 @@ def show(settings: Settings, backup_id: str, directory: Path | None) -> None:
 @dir_option
 @pass_settings
 def verify(settings: Settings, backup_id: str, common_key_file: Path | None, directory: Path | None) -> None:
-    """Check a backup and its chain without a card: structure, chain links, and with the key every MAC."""
+    """Check a backup and its chain without a card: structure, chain links, and with the key every MAC.
+
+    \b
+    Example:  cardsmith backups verify 0123456789ABCDEF-2 --common-key-file family.key
+    """
     from ..backup import open_catalogue
     from ..backup import verify as run
     from ..core.keys import read_key_file
@@ -160,7 +180,11 @@ def verify(settings: Settings, backup_id: str, common_key_file: Path | None, dir
 @dir_option
 @pass_settings
 def export(settings: Settings, backup_id: str, file: Path, directory: Path | None) -> None:
-    """Copy a backup file out of the catalogue (it stays encrypted)."""
+    """Copy a backup file out of the catalogue (it stays encrypted).
+
+    \b
+    Example:  cardsmith backups export 0123456789ABCDEF-1 copy.csb
+    """
     from ..backup import open_catalogue
     from ..backup.chain import export as run
 
@@ -173,7 +197,11 @@ def export(settings: Settings, backup_id: str, file: Path, directory: Path | Non
 @dir_option
 @pass_settings
 def import_(settings: Settings, files: tuple[Path, ...], directory: Path | None) -> None:
-    """Add backup files (from another station or the issuer) to the catalogue."""
+    """Add backup files (from another station or the issuer) to the catalogue.
+
+    \b
+    Example:  cardsmith backups import copy.csb
+    """
     from ..backup import open_catalogue
     from ..backup.chain import import_file
 
@@ -194,7 +222,11 @@ def data() -> None:
 @data.command()
 @pass_settings
 def regions(settings: Settings) -> None:
-    """List the regions with their flags (value, restored, zero-pending, restore-unfinished)."""
+    """List the regions with their flags (value, restored, zero-pending, restore-unfinished).
+
+    \b
+    Example:  cardsmith data regions
+    """
     from ..dataarea import DataAreaSession
 
     with settings.open_card() as card:
@@ -211,7 +243,11 @@ def regions(settings: Settings) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the bytes to a file.")
 @pass_settings
 def read(settings: Settings, region: int, offset: int, length: int | None, out: Path | None) -> None:
-    """Read region bytes (hex on stdout, or --out FILE)."""
+    """Read region bytes (hex on stdout, or --out FILE).
+
+    \b
+    Example:  cardsmith data read 1 --length 16
+    """
     from ..core.fileio import atomic_write
     from ..dataarea import DataAreaSession
 
@@ -233,7 +269,11 @@ def read(settings: Settings, region: int, offset: int, length: int | None, out: 
 @pass_settings
 def write(settings: Settings, region: int, offset: int, hex_: str | None, text: str | None,
           file_: Path | None) -> None:
-    """Write bytes into a region (exactly one of --hex, --text, --file)."""
+    """Write bytes into a region (exactly one of --hex, --text, --file).
+
+    \b
+    Example:  cardsmith data write 1 --text "hello"
+    """
     from ..core.keys import parse_hex
     from ..dataarea import DataAreaSession
 
@@ -280,7 +320,11 @@ def define(settings: Settings, region: int, first_page: int, pages: int, value: 
               help="16 bytes, raw or hex (default: $CARDSMITH_COMMON_KEY, hex).")
 @pass_settings
 def load_common_key(settings: Settings, key_version: int, key_file: Path | None) -> None:
-    """Load the family's card-common key (personalisation: lifecycle INSTALLED only)."""
+    """Load the family's card-common key (personalisation: lifecycle INSTALLED only).
+
+    \b
+    Example:  CARDSMITH_COMMON_KEY=<32 hex> cardsmith data load-common-key --version 1
+    """
     from ..backup import BackupSession
     from ..core.keys import parse_hex, read_key_file
     from ..protocol.codes import COMMON_KEY_LENGTH

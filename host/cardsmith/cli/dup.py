@@ -45,7 +45,11 @@ def _session(settings: Settings, reader: str | None = None, *, verify: bool = Fa
 @pass_settings
 def duplicate(settings: Settings, src_reader: str, dst_reader: str, from_pin: str | None, to_pin: str | None,
               ask_keys: bool, private_only: bool, no_lock: bool) -> None:
-    """Make the card in --to a backup of the main card in --from (same private key, exported once)."""
+    """Make the card in --to a backup of the main card in --from (same private key, exported once).
+
+    \b
+    Example:  cardsmith duplicate --from "sim 3" --to "sim 4"   (PINs asked)
+    """
     from ..core.keys import parse_hex
     from ..duplication import duplicate as run
     from ..duplication.session import SLOT_LENGTH
@@ -94,7 +98,11 @@ def personalise(settings: Settings, pin: str | None, key1_hex: str | None) -> No
 @click.option("--pin", help=PIN_HELP)
 @pass_settings
 def generate(settings: Settings, pin: str | None) -> None:
-    """Generate the card's P-256 key pair on the card (once in its life)."""
+    """Generate the card's P-256 key pair on the card (once in its life).
+
+    \b
+    Example:  cardsmith -r "sim 3" key generate   (PIN asked)
+    """
     from ..core.crypto import key_id
 
     with _session(settings, verify=True, pin=pin) as kc:
@@ -107,7 +115,11 @@ def generate(settings: Settings, pin: str | None) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the 65-byte key to a file.")
 @pass_settings
 def public(settings: Settings, output: Path | None) -> None:
-    """Print (or save) the card's public key."""
+    """Print (or save) the card's public key.
+
+    \b
+    Example:  cardsmith key public -o card.pub
+    """
     from ..core.crypto import key_id
     from ..core.fileio import atomic_write
 
@@ -121,7 +133,11 @@ def public(settings: Settings, output: Path | None) -> None:
 @key.command()
 @pass_settings
 def status(settings: Settings) -> None:
-    """Role, PIN state, key group, export state."""
+    """Role, PIN state, key group, export state.
+
+    \b
+    Example:  cardsmith key status --json
+    """
     with _session(settings) as kc:
         j = kc.status().as_json()
     settings.emit(j, "\n".join(f"{k:<12} {v}" for k, v in j.items()))
@@ -152,7 +168,11 @@ def pin() -> None:
 @click.option("--pin", "value", help=PIN_HELP)
 @pass_settings
 def pin_verify(settings: Settings, value: str | None) -> None:
-    """Check the PIN (spends a try when wrong)."""
+    """Check the PIN (spends a try when wrong).
+
+    \b
+    Example:  CARDSMITH_PIN=1234 cardsmith pin verify
+    """
     with _session(settings, verify=True, pin=value):
         pass
     settings.emit({"verified": True}, "PIN correct")
@@ -163,7 +183,11 @@ def pin_verify(settings: Settings, value: str | None) -> None:
 @click.option("--new", help="New PIN (else $CARDSMITH_NEW_PIN, else asked twice).")
 @pass_settings
 def pin_change(settings: Settings, old: str | None, new: str | None) -> None:
-    """Change the PIN."""
+    """Change the PIN.
+
+    \b
+    Example:  cardsmith pin change   (both PINs asked, the new one twice)
+    """
     old = secret(old, "current PIN", "CARDSMITH_PIN")
     new = secret(new, "new PIN", "CARDSMITH_NEW_PIN", new=True)
     with _session(settings) as kc:
@@ -195,7 +219,11 @@ def _written(settings: Settings, paths: list[Path], card_id: bytes | None) -> No
 @yes_option
 @pass_settings
 def encrypt(settings: Settings, inputs: tuple[Path, ...], public_key: Path | None, yes: bool) -> None:
-    """Encrypt files to the card's public key: writes NAME.csef beside each."""
+    """Encrypt files to the card's public key: writes NAME.csef beside each.
+
+    \b
+    Example:  cardsmith -r "sim 3" files encrypt notes.txt
+    """
     from ..duplication.files import encrypt_files, encrypted_name, read_public_key
 
     _confirm_overwrite([encrypted_name(p) for p in inputs], yes)
@@ -214,7 +242,11 @@ def encrypt(settings: Settings, inputs: tuple[Path, ...], public_key: Path | Non
 @yes_option
 @pass_settings
 def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None, yes: bool) -> None:
-    """Decrypt NAME.csef files with the card (main or backup): writes NAME beside each."""
+    """Decrypt NAME.csef files with the card (main or backup): writes NAME beside each.
+
+    \b
+    Example:  cardsmith -r "sim 3" files decrypt notes.txt.csef
+    """
     from ..duplication.files import decrypt_files, decrypted_name
 
     _confirm_overwrite([decrypted_name(p) for p in inputs], yes)
@@ -230,7 +262,11 @@ def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None, yes: 
 @click.option("--pin", help=PIN_HELP)
 @pass_settings
 def share(settings: Settings, inputs: tuple[Path, ...], peer_key: Path, pin: str | None) -> None:
-    """Re-encrypt files for a peer card inside this card: writes NAME.peer-KEYID beside each."""
+    """Re-encrypt files for a peer card inside this card: writes NAME.peer-KEYID beside each.
+
+    \b
+    Example:  cardsmith files share notes.txt.csef --peer-key peer.pub
+    """
     from ..duplication.files import read_public_key, share_files
 
     point = read_public_key(peer_key)
@@ -248,7 +284,11 @@ def share(settings: Settings, inputs: tuple[Path, ...], peer_key: Path, pin: str
 @pass_settings
 def recover(settings: Settings, inputs: tuple[Path, ...], backup_reader: str, new_reader: str,
             from_pin: str | None, to_pin: str | None) -> None:
-    """Move files from the backup card's key to the new main card's key, in place (resumable)."""
+    """Move files from the backup card's key to the new main card's key, in place (resumable).
+
+    \b
+    Example:  cardsmith files recover *.csef --from "sim 4" --to "sim 5"
+    """
     from ..duplication.files import recover as run
 
     with _session(settings, backup_reader, verify=True, pin=from_pin, prompt="backup card PIN") as backup, \

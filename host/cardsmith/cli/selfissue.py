@@ -28,7 +28,11 @@ KEY_HELP = "Personalisation key: `dev` (the documented development key) or 32/64
 @pass_settings
 def prepare(settings: Settings, profile_path: str, records_path: str, out_path: str, per_card: str | None,
             key_text: str, master_text: str | None, sequence: int | None) -> None:
-    """Build sealed bundles from a personalisation profile and cardholder records (data preparer)."""
+    """Build sealed bundles from a personalisation profile and cardholder records (data preparer).
+
+    \b
+    Example:  cardsmith prepare profile.toml cardholders.csv -o batch.json
+    """
     from ..core.fileio import atomic_write
     from ..issuance.bundle import parse_key
     from ..issuance.profile import Profile, prepare_batch, read_records
@@ -108,7 +112,11 @@ def issue(settings: Settings, batch_path: str, record_id: str | None, count: int
 @click.command("bundle-status")
 @pass_settings
 def bundle_status_cmd(settings: Settings) -> None:
-    """Show where self-issuance stands on the card (no personalisation data is shown)."""
+    """Show where self-issuance stands on the card (no personalisation data is shown).
+
+    \b
+    Example:  cardsmith -r "sim 2" bundle-status --json
+    """
     from ..issuance import IssuanceSession
 
     with settings.open_card() as card:
@@ -150,7 +158,11 @@ def bundle_clear(settings: Settings, yes: bool) -> None:
 @pass_settings
 def personalise(settings: Settings, profile_path: str, records_path: str, record_id: str,
                 master_text: str | None) -> None:
-    """Conventional personalisation, command by command in clear (the baseline self-issuance replaces)."""
+    """Conventional personalisation, command by command in clear (the baseline self-issuance replaces).
+
+    \b
+    Example:  cardsmith personalise profile.toml cardholders.csv --record E1001
+    """
     from ..issuance import IssuanceSession
     from ..issuance.profile import Profile, build_plan, read_records
     from ..issuance.station import parse_master_key

@@ -23,7 +23,11 @@ def sim() -> None:
 @click.option("--vpcd", metavar="HOST:PORT", help="Also plug the cards into vpcd (PC/SC), slot i at PORT+i.")
 @pass_settings
 def start(settings: Settings, cards: int, page_size: str | None, page_count: int | None, vpcd: str | None) -> None:
-    """Start the simulator service in the background."""
+    """Start the simulator service in the background.
+
+    \b
+    Example:  cardsmith sim start --cards 6
+    """
     from ..transport import simulator
 
     state = simulator.start_service(simulator.SimOptions(
@@ -36,7 +40,11 @@ def start(settings: Settings, cards: int, page_size: str | None, page_count: int
 @sim.command()
 @pass_settings
 def status(settings: Settings) -> None:
-    """Say whether the simulator service runs, and with which cards."""
+    """Say whether the simulator service runs, and with which cards.
+
+    \b
+    Example:  cardsmith sim status --json
+    """
     from ..transport import simulator
 
     state = simulator.service_state()
@@ -53,7 +61,11 @@ def status(settings: Settings) -> None:
 @sim.command()
 @pass_settings
 def stop(settings: Settings) -> None:
-    """Stop the simulator service (its cards and their contents are gone)."""
+    """Stop the simulator service (its cards and their contents are gone).
+
+    \b
+    Example:  cardsmith sim stop
+    """
     from ..transport import simulator
 
     stopped = simulator.stop_service()
@@ -75,7 +87,11 @@ def _slot_transport(slot: int):
 @click.argument("slot", type=int, default=0)
 @pass_settings
 def eject(settings: Settings, slot: int) -> None:
-    """Take simulated card SLOT out of its reader (to try what a pulled card does)."""
+    """Take simulated card SLOT out of its reader (to try what a pulled card does).
+
+    \b
+    Example:  cardsmith sim eject 1
+    """
     transport = _slot_transport(slot)
     try:
         transport.eject()
