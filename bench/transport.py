@@ -6,7 +6,10 @@
 Rows:
 - embedded simulator (loopback to the SimBridge JVM), through cardsmith's Card layer, extended and short APDUs;
 - PC/SC (pcscd + vpcd + the same simulator), through cardsmith's Card layer, extended and short APDUs;
-- PC/SC raw pyscard transmit loop against the same reader: the baseline for the host's own overhead;
+- PC/SC raw pyscard transmit loop against the same reader (`CardConnection.transmit`), and pyscard's bare
+  `SCardTransmit` (the floor: one PC/SC call, nothing around it): the baselines for the host's own overhead.
+  These three are measured interleaved (one round of each in turn), so load from other work hits them alike,
+  and the ratios cardsmith / raw loop and cardsmith / SCardTransmit are printed;
 plus the simulator's start time and `cardsmith --help` time. Needs root for pcscd when it is not running;
 without PC/SC the PC/SC rows are left out and the reason is printed.
 """
@@ -27,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
 from cardsmith.core.card import Card  # noqa: E402
-from cardsmith.protocol import PROTOCOL  # noqa: E402
 from cardsmith.protocol.codes import Ins  # noqa: E402
 from cardsmith.transport.simulator import EphemeralSimulator, SimOptions  # noqa: E402
 
@@ -47,6 +49,26 @@ def measure(label: str, round_trip, rounds: int) -> dict:
     return {"transport": label, "rounds": rounds, "median_ms": median * 1000,
             "p90_ms": sorted(samples)[int(rounds * 0.9)] * 1000,
             "payload_bytes_per_s": 2 * len(PAYLOAD) / median}
+
+
+def measure_interleaved(rounds_of: dict[str, object], rounds: int) -> list[dict]:
+    """Like measure, but one round of each in turn: the rows see the same machine load."""
+    for run in rounds_of.values():
+        for _ in range(10):
+            run()  # type: ignore[operator]
+    samples: dict[str, list[float]] = {label: [] for label in rounds_of}
+    for _ in range(rounds):
+        for label, run in rounds_of.items():
+            start = time.perf_counter()
+            run()  # type: ignore[operator]
+            samples[label].append(time.perf_counter() - start)
+    rows = []
+    for label, got in samples.items():
+        median = statistics.median(got)
+        rows.append({"transport": label, "rounds": rounds, "median_ms": median * 1000,
+                     "p90_ms": sorted(got)[int(rounds * 0.9)] * 1000,
+                     "payload_bytes_per_s": 2 * len(PAYLOAD) / median})
+    return rows
 
 
 def card_echo(card: Card, extended: bool):
@@ -119,25 +141,31 @@ def _pcsc_rows(rounds: int) -> tuple[list[dict], str | None]:
                 time.sleep(0.2)
         card = Card(transport)
         card.select()
-        rows.append(measure("pcsc (vpcd), cardsmith, extended", card_echo(card, True), rounds))
         rows.append(measure("pcsc (vpcd), cardsmith, short", card_echo(card, False), rounds))
-        card.close()
-        # Baseline: pyscard alone, one extended APDU per round trip, no cardsmith code in the loop.
+        # Baselines on a second connection to the same card (shared mode), one extended APDU per round trip.
+        from smartcard.pcsc.PCSCCardConnection import translateprotocolheader
+        from smartcard.scard import SCARD_LEAVE_CARD, SCardTransmit
+
         reader = next(r for r in readers() if str(r) == VPCD_READER)
         conn = reader.createConnection()
-        from smartcard.scard import SCARD_LEAVE_CARD
-
         conn.connect(disposition=SCARD_LEAVE_CARD)
-        aid = list(PROTOCOL.applet_aid)
-        conn.transmit([0x00, 0xA4, 0x04, 0x00, len(aid), *aid])
         apdu = [0x80, 0x32, 0x00, 0x00, 0x00, 0x00, len(PAYLOAD), *PAYLOAD, 0x01, 0x00]
+        pcsc_conn = conn.component
+        hcard, pci = pcsc_conn.hcard, translateprotocolheader(pcsc_conn.getProtocol())
 
         def raw() -> None:
             data, sw1, sw2 = conn.transmit(apdu)
             assert (sw1, sw2) == (0x90, 0x00) and bytes(data) == PAYLOAD
 
-        rows.append(measure("pcsc (vpcd), raw pyscard loop (baseline)", raw, rounds))
+        def floor() -> None:
+            hresult, response = SCardTransmit(hcard, pci, apdu)
+            assert hresult == 0 and bytes(response) == PAYLOAD + b"\x90\x00"
+
+        rows += measure_interleaved({"pcsc (vpcd), cardsmith, extended": card_echo(card, True),
+                                     "pcsc (vpcd), raw pyscard loop (baseline)": raw,
+                                     "pcsc (vpcd), bare SCardTransmit (floor)": floor}, rounds)
         conn.disconnect()
+        card.close()
     finally:
         sim.stop()
         if pcscd:
@@ -178,6 +206,15 @@ def main() -> int:
           "sent without Le, answer fetched by GET RESPONSE)")
     print(f"simulator start (JVM + 1 card, to READY): {result['simulator_start_s']:.2f} s")
     print(f"cardsmith --help: {result['cardsmith_help_s'] * 1000:.0f} ms")
+    by_label = {r["transport"]: r["median_ms"] for r in rows}
+    ours = by_label.get("pcsc (vpcd), cardsmith, extended")
+    if ours:
+        raw_ms = by_label["pcsc (vpcd), raw pyscard loop (baseline)"]
+        floor_ms = by_label["pcsc (vpcd), bare SCardTransmit (floor)"]
+        result["ratio_to_raw_loop"] = ours / raw_ms
+        result["ratio_to_scardtransmit"] = ours / floor_ms
+        print(f"cardsmith over PC/SC / raw pyscard loop: {ours / raw_ms:.3f}; "
+              f"/ bare SCardTransmit: {ours / floor_ms:.3f} (target: within 1.10 of the raw loop)")
     if problem:
         print(f"PC/SC rows left out: {problem}")
     if args.json:

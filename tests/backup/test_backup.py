@@ -157,7 +157,7 @@ def test_writes_refused_during_a_session_and_session_dies_with_reset(card: Card,
 
 def test_backup_needs_the_common_key_and_a_chain(card: Card, store: Store) -> None:
     DataAreaSession(card).define_region(1, 0, 4)
-    with pytest.raises(errors.UsageError, match="common key"):
+    with pytest.raises(errors.CardNotReadyError, match="data load-common-key"):
         store.backup(card)
     with pytest.raises(errors.WrongStateError):
         card.call(Ins.BACKUP, p1=1, ne=512)

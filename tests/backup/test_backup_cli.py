@@ -79,7 +79,12 @@ def test_cli_backup_restore_and_catalogue(card_pair: tuple[Card, Card], use, cap
     assert code == 2 and "use --onto-new-card" in err and full["card_id"] in err
     code, _, err = run(capsys, "restore", "--latest", "--onto-new-card")
     assert code == 2 and "--from-card" in err
-    code, out, _ = run(capsys, "--json", "restore", "--latest", "--onto-new-card", "--from-card", full["card_id"])
+    blank = snapshot(new)
+    # no terminal to confirm the replacement of the new card's area: refused, nothing sent
+    code, _, err = run(capsys, "restore", "--latest", "--onto-new-card", "--from-card", full["card_id"])
+    assert code == 2 and "add --yes" in err and snapshot(new) == blank
+    code, out, _ = run(capsys, "--json", "restore", "--latest", "--onto-new-card", "--from-card", full["card_id"],
+                       "--yes")
     assert code == 0 and json.loads(out)["restored"] == [full["id"], diff["id"]]
     got = snapshot(new)
     assert got[1] == expected[1] and got[3] == expected[3]
@@ -96,8 +101,12 @@ def test_cli_import_and_tampered_file(card: Card, use, capsys, tmp_path: Path) -
     bad = bytearray(raw)
     bad[len(bad) // 2] ^= 1
     Path(entry["path"]).write_bytes(bytes(bad))
+    before = snapshot(card)
+    card.stats.reset()
     code, _, err = run(capsys, "restore", entry["id"])
-    assert code == 4 and "refused" in err and "the card is unchanged" in err
+    # the catalogued digest is checked before anything is sent: bad data (6), and no RESTORE reached the card
+    assert code == 6 and "differs from what was catalogued" in err, err
+    assert card.stats.bytes_out < 200 and snapshot(card) == before  # state queries only: no header, no record
     code, _, err = run(capsys, "backups", "verify", entry["id"])
     assert code == 6 and "differs from what was catalogued" in err
     # import into another catalogue

@@ -8,7 +8,6 @@ differential still holds the pages the broken backup did not confirm, and a new 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,14 +45,6 @@ class Pulling:
 
     def __getattr__(self, name: str):  # noqa: ANN204
         return getattr(self.inner, name)
-
-
-def skip_tears_over_pcsc(transport_kind: str, how: str) -> None:
-    """A tear drops the simulator's vpcd link; pcscd needs about a second to see the card leave and come
-    back, and a reset inside that window loses the reader for the rest of the session (foundation issue,
-    reported). The tear loops therefore run on the direct transport (same applet code); PC/SC gets the pulls."""
-    if transport_kind == "pcsc" and how == "tear" and not os.environ.get("CARDSMITH_PCSC_TEARS"):
-        pytest.skip("tear loops run on the sim transport; PC/SC runs the pull-before/pull-after loops")
 
 
 def interrupted(card: Card, run: Callable[[], object], k: int, how: str) -> bool:
@@ -95,8 +86,7 @@ def check_after_broken_backup(card: Card, store: Store, base_seq: int) -> bool:
 
 
 @pytest.mark.parametrize("how", ["tear", "pull-before", "pull-after"])
-def test_backup_interrupted_at_every_step(card: Card, tmp_path: Path, how: str, transport_kind: str) -> None:
-    skip_tears_over_pcsc(transport_kind, how)
+def test_backup_interrupted_at_every_step(card: Card, tmp_path: Path, how: str) -> None:
     personalise(card)
     store = Store(tmp_path)
     base, _ = store.backup(card, "full")
@@ -140,12 +130,11 @@ def _damage(card: Card) -> None:
 
 @pytest.mark.parametrize("how", ["tear", "pull-before", "pull-after"])
 def test_restore_interrupted_at_every_step(card: Card, tmp_path: Path, how: str, transport_kind: str) -> None:
-    skip_tears_over_pcsc(transport_kind, how)
     blobs, expected = _restore_scene(card, tmp_path)
-    # Over PC/SC (about 50 ms an exchange through vpcd) one pull in the apply pass stands for the rest;
-    # the direct transport walks every step.
-    k = 9 if transport_kind == "pcsc" else 0
-    start = k
+    # Through pcscd a tear waits for vpcd's reader to see the card leave and come back (about a second),
+    # so PC/SC tears at every fourth fault point; pulls (no reader round trip) and the simulator walk all.
+    step = 4 if transport_kind == "pcsc" and how == "tear" else 1
+    k = 0
     saw_pending = False
     while True:
         _damage(card)
@@ -168,17 +157,14 @@ def test_restore_interrupted_at_every_step(card: Card, tmp_path: Path, how: str,
         got = snapshot(card)
         assert got[1] == expected[1] and got[3] == expected[3] and got[2] == bytes(4 * 128)
         assert not BackupSession(card).state().restore_pending
-        k += 1
-        if transport_kind == "pcsc" and k > start:
-            break
+        k += step
     got = snapshot(card)
     assert got[1] == expected[1] and got[3] == expected[3]
     print(f"restore {how}: {k} interruptions, pending seen: {saw_pending}")
-    assert (k > 10 or transport_kind == "pcsc") and saw_pending
+    assert k > 10 and saw_pending
 
 
-def test_unfinished_restore_can_be_discarded(card: Card, tmp_path: Path, transport_kind: str) -> None:
-    skip_tears_over_pcsc(transport_kind, "tear")
+def test_unfinished_restore_can_be_discarded(card: Card, tmp_path: Path) -> None:
     blobs, _ = _restore_scene(card, tmp_path)
     _damage(card)
     assert interrupted(card, lambda: BackupSession(card).restore_chain(blobs[:1]), 5, "tear")

@@ -84,23 +84,23 @@ def scene(card: Card, tmp_path: Path) -> tuple[Card, BackupBlob, dict[int, bytes
     return card, blob, snapshot(card)
 
 
-def test_every_header_field_flipped_is_refused(scene, transport_kind: str) -> None:  # noqa: ANN001
+def test_every_header_field_flipped_is_refused(scene) -> None:  # noqa: ANN001
     card, blob, before = scene
     payloads = blob.transfer_payloads()
     for name, off in HEADER_FIELDS.items():
-        for bit in (0, 7) if transport_kind == "sim" else (7,):
+        for bit in (0, 7):
             refused(card, before, lambda off=off, bit=bit: raw_restore(card, flip(blob.header.raw, off, bit), payloads))
         assert name
     raw_restore(card, blob.header.raw, payloads)  # the untouched backup still restores
     assert snapshot(card) != before
 
 
-def test_every_record_field_flipped_is_refused(scene, transport_kind: str) -> None:  # noqa: ANN001
+def test_every_record_field_flipped_is_refused(scene) -> None:  # noqa: ANN001
     card, blob, before = scene
     payloads = blob.transfer_payloads()
     assert len(payloads) >= 3
-    # every field of a first, a middle and the last record (over PC/SC, the slow path: a middle and the last)
-    for which in (0, 1, len(payloads) - 1) if transport_kind == "sim" else (1, len(payloads) - 1):
+    # every field of a first, a middle and the last record
+    for which in (0, 1, len(payloads) - 1):
         last = which == len(payloads) - 1
         for _name, off in record_fields(payloads[which], last).items():
             tampered = list(payloads)

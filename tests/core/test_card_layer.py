@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from cardsmith.core import errors
 from cardsmith.core.apdu import CommandApdu
 from cardsmith.core.card import Card
 from cardsmith.core.errors import IntegrityError, ProtocolError
@@ -102,9 +103,22 @@ def test_trace_masks_sensitive_data() -> None:
     lines: list[str] = []
     t = ScriptedTransport(lambda a: b"\x90\x00")
     Card(t, trace=lines.append).call(Ins.ECHO, data=b"\x31\x32\x33\x34", sensitive=True)
-    assert lines[0].startswith("> 80 32 00 00 04") or lines[0].startswith("> 80 32 00 00")
+    assert lines[0].startswith("> ECHO: 80 32 00 00")
     assert "31 32 33 34" not in "\n".join(lines)
     assert "masked" in lines[0]
+
+
+def test_trace_names_the_command_and_decodes_the_status_word() -> None:
+    lines: list[str] = []
+    answers = iter([b"\x61\x02", b"\xAB\xCD\x90\x00", b"\x6A\x88"])
+    card = Card(ScriptedTransport(lambda a: next(answers)), trace=lines.append)
+    card.call(Ins.GET_INFO)
+    with pytest.raises(errors.NotFoundError):
+        card.call(Ins.READ_DATA, p1=1)
+    assert lines[0].startswith("> GET_INFO: 80 30 00 00")
+    assert lines[1].startswith("< 6102 more response data available") and lines[2].startswith("> GET_RESPONSE: 00 C0")
+    assert lines[3].startswith("< AB CD 9000 success (")
+    assert lines[4].startswith("> READ_DATA: ") and lines[5].startswith("< 6A88 referenced data not found (")
 
 
 def test_stats_count_exchanges_and_bytes() -> None:

@@ -54,7 +54,7 @@ def test_apdu_prints_responses_and_the_trace(service: dict[str, str]) -> None:
     out = run(service, "-v", "apdu", "8032000003AABBCC00", "80320100020020")  # the 2nd answers 6120
     assert out.returncode == 0, out.stderr
     assert "< AABBCC 9000 (success)" in out.stdout
-    assert "> 80 32 00 00 03 AA BB CC 00" in out.stderr  # the -v trace, on stderr
+    assert "> ECHO: 80 32 00 00 03 AA BB CC 00" in out.stderr  # the -v trace, on stderr, naming the command
     assert "< " + bytes(range(32)).hex().upper() + " 9000" in out.stdout
 
 
@@ -115,7 +115,11 @@ def test_missing_simulator_build_is_an_environment_error(tmp_path: Path) -> None
     env["CARDSMITH_SIM_CLASSPATH"] = str(tmp_path / "missing.jar")
     out = run(env, "info")
     assert out.returncode == exitcodes.EXIT_ENVIRONMENT
-    assert "simulator did not start" in out.stderr
+    assert "missing.jar does not exist" in out.stderr and len(out.stderr.splitlines()) == 1
+    env["CARDSMITH_SIM_CLASSPATH"] = str(tmp_path)  # exists, but holds no simulator: the JVM says so, on one line
+    out = run(env, "info")
+    assert out.returncode == exitcodes.EXIT_ENVIRONMENT
+    assert "simulator exited at start" in out.stderr and len(out.stderr.splitlines()) == 1, out.stderr
 
 
 def test_an_unwritable_home_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
@@ -124,3 +128,131 @@ def test_an_unwritable_home_is_a_clear_error_not_a_traceback(tmp_path: Path) -> 
     out = run(base_env(blocker / "home"), "sim", "status")
     assert out.returncode == 1
     assert "check the path" in out.stderr and "Traceback" not in out.stderr
+
+
+# ---------------------------------------------------------------- conventions users bring (gp, ykman, opensc-tool)
+
+def test_a_mistyped_command_gets_a_suggestion(tmp_path: Path) -> None:
+    out = run(base_env(tmp_path), "inof")
+    assert out.returncode == exitcodes.EXIT_USAGE and "Did you mean 'info'?" in out.stderr
+    far = run(base_env(tmp_path), "zzzz")
+    assert far.returncode == exitcodes.EXIT_USAGE and "No such command 'zzzz'" in far.stderr
+    assert "Did you mean" not in far.stderr
+
+
+def test_dash_v_capital_prints_the_version(tmp_path: Path) -> None:
+    out = run(base_env(tmp_path), "-V")
+    assert out.returncode == 0 and "version 0.1.0" in out.stdout
+
+
+def test_global_options_after_the_subcommand(service: dict[str, str]) -> None:
+    before = json.loads(run(service, "-r", "sim 1", "--json", "info").stdout)
+    after = run(service, "info", "--json", "-r", "sim 1")
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout)["card_id"] == before["card_id"]
+    traced = run(service, "apdu", "8030000000", "-v", "--reader=sim 1")
+    assert traced.returncode == 0 and "> GET_INFO: 80 30 00 00 00" in traced.stderr
+    assert "9000 success (" in traced.stderr
+
+
+def test_sim_eject_without_a_service_is_no_reader(tmp_path: Path) -> None:
+    out = run(base_env(tmp_path), "sim", "eject", "1")
+    assert out.returncode == exitcodes.EXIT_NO_CARD and "`cardsmith sim start` first" in out.stderr
+
+
+def test_ctrl_c_exits_130(monkeypatch, capsys) -> None:  # noqa: ANN001
+    import pytest
+
+    from cardsmith.cli import context, main
+
+    def interrupted(self, reader=None):  # noqa: ANN001, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(context.Settings, "open_card", interrupted)
+    with pytest.raises(SystemExit) as exc:
+        main(["info"])
+    assert exc.value.code == 130 and "interrupted" in capsys.readouterr().err
+
+
+def test_secrets_are_never_required_on_the_command_line(service: dict[str, str]) -> None:
+    # no terminal and no variable: one line naming both ways, nothing sent (the card stays INSTALLED)
+    out = run(service, "-r", "sim 1", "key", "personalise")
+    assert out.returncode == exitcodes.EXIT_USAGE, out.stderr
+    assert "no terminal to ask for the new PIN" in out.stderr and "$CARDSMITH_NEW_PIN" in out.stderr
+    assert "GetPassWarning" not in out.stderr and len(out.stderr.splitlines()) == 1
+    status = json.loads(run(service, "-r", "sim 1", "--json", "key", "status").stdout)
+    assert not status["pin"]["set"]
+    change = run(service, "-r", "sim 1", "pin", "change")
+    assert change.returncode == exitcodes.EXIT_USAGE and "$CARDSMITH_PIN" in change.stderr
+
+
+def test_a_card_that_will_not_outlive_the_command_says_so(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    out = run(env, "data", "define", "1", "--first-page", "0", "--pages", "4")
+    assert out.returncode == 0
+    assert "cardsmith-sim 0 lives for this command only" in out.stderr and "`cardsmith sim start`" in out.stderr
+    assert run(env, "--json", "info").stderr == ""  # --json output stays clean
+
+
+def test_a_dead_service_is_reported_not_replaced(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    env = base_env(tmp_path)
+    assert run(env, "sim", "start", "--cards", "2").returncode == 0
+    try:
+        pid = json.loads((tmp_path / "sim.json").read_text())["pid"]
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):  # until it is gone (reaped by init, or a zombie of nobody we know)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        out = run(env, "info")
+        assert out.returncode == exitcodes.EXIT_NO_CARD, out.stdout + out.stderr
+        assert "no longer running, and its cards are gone" in out.stderr and "sim start" in out.stderr
+        status = run(env, "sim", "status")
+        assert status.returncode == exitcodes.EXIT_NO_CARD and "died" in status.stdout
+    finally:
+        run(env, "sim", "stop")
+    assert run(env, "info").returncode == 0  # forgotten: an ephemeral card again
+
+
+def test_doctor_checks_what_troubleshooting_describes(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    out = run(env, "--json", "doctor")
+    assert out.returncode == 0, out.stdout + out.stderr
+    checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
+    assert {"java", "simulator build", "simulator service", "pyscard"} <= set(checks)
+    assert checks["card in simulated card 0"]["status"] == "ok"
+    assert "cardsmith applet" in checks["card in simulated card 0"]["detail"]
+    env["CARDSMITH_SIM_CLASSPATH"] = str(tmp_path / "missing.jar")
+    broken = run(env, "doctor")
+    assert broken.returncode == exitcodes.EXIT_ENVIRONMENT
+    assert "fail  simulator build" in broken.stdout and "fix: `make setup`" in broken.stdout
+    assert broken.stderr.strip().splitlines() == ["error: doctor: simulator build failed (the fix is printed "
+                                                  "beside each)"]
+
+
+def test_every_command_shows_an_example_in_its_help() -> None:
+    import click
+
+    from cardsmith.cli import cli
+
+    ctx = click.Context(cli)
+    seen, missing = [], []
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        if isinstance(command, click.Group):
+            for name in command.list_commands(ctx):
+                walk(command.get_command(ctx, name), [*path, name])
+            return
+        seen.append(" ".join(path))
+        example = [line for line in (command.help or "").splitlines() if line.strip().startswith("Example:")]
+        if not example or "cardsmith " not in example[0] or not all(f" {word}" in example[0] for word in path):
+            missing.append(" ".join(path))
+
+    walk(cli, [])
+    assert len(seen) > 30 and not missing, missing

@@ -100,3 +100,24 @@ def test_extended_length_through_pcscd(request: pytest.FixtureRequest, pcsc_rig:
     data = bytes(range(256)) * 4
     assert card.call(Ins.ECHO, data=data) == data
     assert card.extended and card.stats.exchanges == 1
+
+
+def test_card_events_through_pcscd(request: pytest.FixtureRequest, pcsc_rig: PcscRig) -> None:
+    """The issuing desk's card events on a PC/SC reader: SCardGetStatusChange sees the card leave and arrive."""
+    from cardsmith.transport.events import PcscEvents
+    from conftest import sim_control
+
+    reader = VPCD_READER.format(slot=1)
+    fresh_card(request, "pcsc", 1).close()
+    control = sim_control(request, "pcsc", 1)
+    events = PcscEvents(reader)
+    request.addfinalizer(events.close)
+    assert events.wait(True, 20) and events.present()
+    assert not events.wait(False, 0.3)  # nothing happens: it times out, saying so
+    control.eject()
+    assert events.wait(False, 20) and not events.present()
+    control.insert()
+    assert events.wait(True, 20) and events.present()
+    again = _wait_for(reader, present=True)  # and the card is usable again
+    assert again is not None
+    again.close()

@@ -54,7 +54,7 @@ def test_duplicate_files_and_recover_from_the_cli(readers, capsys, tmp_path: Pat
     plain.unlink()
     code, _, _ = run(capsys, "-r", "A", "files", "decrypt", "--pin", PIN_MAIN, str(sealed))
     assert code == 0 and plain.read_bytes() == b"quarterly numbers"  # the backup card reads it
-    code, _, err = run(capsys, "-r", "A", "files", "decrypt", "--pin", "0000", str(sealed))
+    code, _, err = run(capsys, "-r", "A", "files", "decrypt", "--yes", "--pin", "0000", str(sealed))
     assert code == 4 and "tries left" in err
 
     # the main card is lost: a new card takes its reader
@@ -72,3 +72,33 @@ def test_duplicate_files_and_recover_from_the_cli(readers, capsys, tmp_path: Pat
     plain.unlink()
     assert run(capsys, "-r", "B", "files", "decrypt", "--pin", "2468", str(sealed))[0] == 0
     assert plain.read_bytes() == b"quarterly numbers"
+
+
+def test_decrypt_refuses_another_cards_file_and_a_tampered_one_before_writing(readers, capsys,
+                                                                              tmp_path: Path) -> None:
+    assert run(capsys, "-r", "A", "key", "generate", "--pin", PIN_MAIN)[0] == 0
+    assert run(capsys, "-r", "B", "key", "generate", "--pin", PIN_BACKUP)[0] == 0
+    plain = tmp_path / "notes.txt"
+    plain.write_bytes(b"for card A only")
+    code, out, _ = run(capsys, "--json", "-r", "A", "files", "encrypt", str(plain))
+    sealed = tmp_path / "notes.txt.csef"
+    assert code == 0 and json.loads(out) == {"written": [str(sealed)], "card_id": readers["A"].card_id.hex().upper()}
+    plain.unlink()
+    a_id = readers["A"].status().key_id.hex().upper()
+    # the wrong card: the header names the key, so the host says so before sending anything
+    code, _, err = run(capsys, "-r", "B", "files", "decrypt", "--pin", PIN_BACKUP, str(sealed))
+    assert code == 2 and f"encrypted to key {a_id}" in err and "key status" in err, err
+    assert not plain.exists()
+    raw = sealed.read_bytes()
+    # a flipped bit in the wrapped data key: the card cannot unwrap it -> bad data (6), nothing written
+    env_at = 13 + 2 + 80  # prefix, envelope length, then past its header, key id and ephemeral point
+    for where in (env_at, len(raw) - 5):  # the envelope; the content's tag
+        bad = bytearray(raw)
+        bad[where] ^= 0x01
+        sealed.write_bytes(bytes(bad))
+        code, _, err = run(capsys, "-r", "A", "files", "decrypt", "--pin", PIN_MAIN, str(sealed))
+        assert code == 6 and ("nothing written" in err or "altered" in err), (where, code, err)
+        assert not plain.exists()
+    sealed.write_bytes(raw)
+    assert run(capsys, "-r", "A", "files", "decrypt", "--pin", PIN_MAIN, str(sealed))[0] == 0
+    assert plain.read_bytes() == b"for card A only"

@@ -103,7 +103,9 @@ def restore_target(catalogue: Catalogue, card_hex: str, backup_id: str | None = 
             raise UsageError("--onto-new-card --latest needs --from-card ID (the lost card's id; "
                              "`cardsmith backups list` shows the cards)")
         target = latest(catalogue, (from_card or card_hex).upper())
-    return [load(e) for e in chain_for(catalogue, target)]
+    # every file checked against its catalogued digest before anything is sent: a changed file is bad data
+    # here, not a card refusal half way through
+    return [load(e, check_digest=True) for e in chain_for(catalogue, target)]
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.card import Card
+from ..core.card import Card, explain_refusal
 from ..core.errors import (
+    CardNotReadyError,
     CardRefusedError,
     CardsmithError,
     IntegrityError,
@@ -99,7 +100,10 @@ class BackupSession:
         """LOAD_COMMON_KEY (personalisation only): the family key that wraps the card-unique backup key."""
         if len(key) != COMMON_KEY_LENGTH or not 1 <= version <= 0xFF:
             raise UsageError(f"the common key is {COMMON_KEY_LENGTH} bytes with a version 1..255")
-        self.card.call(Ins.LOAD_COMMON_KEY, data=bytes([version]) + key, sensitive=True, expect_data=False)
+        try:
+            self.card.call(Ins.LOAD_COMMON_KEY, data=bytes([version]) + key, sensitive=True, expect_data=False)
+        except CardRefusedError as exc:
+            raise explain_refusal(self.card, exc, "loading the family key") from exc
 
     def reconcile(self, catalogue: Catalogue, state: BackupState | None = None) -> None:
         """Settles ``stored`` entries of this card from its last completed sequence number."""
@@ -123,8 +127,10 @@ class BackupSession:
     def _explain(state: BackupState, kind: str) -> None:
         """Raises the UsageError that says why the card cannot start a ``kind`` backup now, if it cannot."""
         if not state.common_key:
-            raise UsageError("this card has no card-common key (LOAD_COMMON_KEY at personalisation), so it cannot "
-                             "wrap its backup key: personalise it first")
+            raise CardNotReadyError(
+                "this card has no family (card-common) key, so it cannot wrap its backup key: load it while the "
+                "card is INSTALLED with `cardsmith data load-common-key --version N` (key from --key-file or "
+                "CARDSMITH_COMMON_KEY)")
         if state.restore_pending:
             raise UsageError("a restore onto this card stopped half way: finish it first (`cardsmith restore` "
                              "again), or give it up with `cardsmith restore --discard-unfinished`")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..core.errors import UsageError
-from .context import Settings, pass_settings
+from .context import Settings, confirm, pass_settings, yes_option
 
 dir_option = click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
                           envvar="CARDSMITH_BACKUP_DIR",
@@ -29,7 +29,11 @@ def _dir(directory: Path | None) -> Path:
 @pass_settings
 def backup(settings: Settings, kind: str | None, directory: Path | None) -> None:
     """Back up the card's data area, encrypted by the card (differential when a chain exists); with --server
-    the server's chain first, the new backup uploaded after."""
+    the server's chain first, the new backup uploaded after.
+
+    \b
+    Example:  cardsmith backup --full
+    """
     from ..backup import BackupSession, open_catalogue
     from ..remote.backups import backup as run
 
@@ -51,11 +55,16 @@ def backup(settings: Settings, kind: str | None, directory: Path | None) -> None
 @click.option("--discard-unfinished", is_flag=True,
               help="Give up a restore that stopped half way (zeroes the regions it touched).")
 @dir_option
+@yes_option
 @pass_settings
 def restore(settings: Settings, backup_id: str | None, latest: bool, onto_new_card: bool, from_card: str | None,
-            discard_unfinished: bool, directory: Path | None) -> None:
+            discard_unfinished: bool, directory: Path | None, yes: bool) -> None:
     """Restore a backup chain (full + its differentials, in order) onto this card or a replacement; with
-    --server the chain is fetched from the server first."""
+    --server the chain is fetched from the server first.
+
+    \b
+    Example:  cardsmith -r "sim 1" restore --latest --onto-new-card --from-card 0123456789ABCDEF --yes
+    """
     from ..backup import BackupSession, open_catalogue
     from ..remote.backups import restore_target
 
@@ -64,6 +73,7 @@ def restore(settings: Settings, backup_id: str | None, latest: bool, onto_new_ca
     with settings.server_client() as server, settings.open_card() as card:
         session = BackupSession(card)
         if discard_unfinished:
+            confirm("Giving up the unfinished restore zeroes every region it touched. Give it up?", yes)
             session.discard_unfinished()
             settings.emit({"discarded": True}, "unfinished restore given up: the regions it touched are zeroed")
             return
@@ -72,6 +82,9 @@ def restore(settings: Settings, backup_id: str | None, latest: bool, onto_new_ca
         card_hex = session.state().card_hex
         blobs = restore_target(server, catalogue, root, card_hex, backup_id, onto_new=onto_new_card,
                                from_card=from_card, notify=settings.notice)
+        if onto_new_card:
+            confirm(f"Restoring {blobs[-1].backup_id} onto card {card_hex} replaces its whole data area with the "
+                    "lost card's. Restore?", yes)
         with settings.progress("restore") as progress:
             session.restore_chain(blobs, onto_new=onto_new_card, progress=progress)
     ids = [b.backup_id for b in blobs]
@@ -88,7 +101,11 @@ def backups() -> None:
 @backups.command()
 @pass_settings
 def status(settings: Settings) -> None:
-    """The card's backup state: family key version, chain, dirty pages, unfinished restore."""
+    """The card's backup state: family key version, chain, dirty pages, unfinished restore.
+
+    \b
+    Example:  cardsmith backups status
+    """
     from ..backup import BackupSession
 
     with settings.open_card() as card:
@@ -109,7 +126,11 @@ def status(settings: Settings) -> None:
 @dir_option
 @pass_settings
 def list_(settings: Settings, card_id: str | None, directory: Path | None) -> None:
-    """List catalogued backups."""
+    """List catalogued backups.
+
+    \b
+    Example:  cardsmith backups list --card 0123456789ABCDEF
+    """
     from ..backup import open_catalogue
 
     rows = open_catalogue(_dir(directory)).entries(card_id.upper() if card_id else None)
@@ -123,7 +144,11 @@ def list_(settings: Settings, card_id: str | None, directory: Path | None) -> No
 @dir_option
 @pass_settings
 def show(settings: Settings, backup_id: str, directory: Path | None) -> None:
-    """Show one backup and the chain it belongs to."""
+    """Show one backup and the chain it belongs to.
+
+    \b
+    Example:  cardsmith backups show 0123456789ABCDEF-1
+    """
     from ..backup import chain_for, find, open_catalogue
 
     catalogue = open_catalogue(_dir(directory))
@@ -139,7 +164,11 @@ def show(settings: Settings, backup_id: str, directory: Path | None) -> None:
 @dir_option
 @pass_settings
 def verify(settings: Settings, backup_id: str, common_key_file: Path | None, directory: Path | None) -> None:
-    """Check a backup and its chain without a card: structure, chain links, and with the key every MAC."""
+    """Check a backup and its chain without a card: structure, chain links, and with the key every MAC.
+
+    \b
+    Example:  cardsmith backups verify 0123456789ABCDEF-2 --common-key-file family.key
+    """
     from ..backup import open_catalogue
     from ..backup import verify as run
     from ..core.keys import read_key_file
@@ -158,7 +187,11 @@ def verify(settings: Settings, backup_id: str, common_key_file: Path | None, dir
 @dir_option
 @pass_settings
 def export(settings: Settings, backup_id: str, file: Path, directory: Path | None) -> None:
-    """Copy a backup file out of the catalogue (it stays encrypted)."""
+    """Copy a backup file out of the catalogue (it stays encrypted).
+
+    \b
+    Example:  cardsmith backups export 0123456789ABCDEF-1 copy.csb
+    """
     from ..backup import open_catalogue
     from ..backup.chain import export as run
 
@@ -171,7 +204,11 @@ def export(settings: Settings, backup_id: str, file: Path, directory: Path | Non
 @dir_option
 @pass_settings
 def import_(settings: Settings, files: tuple[Path, ...], directory: Path | None) -> None:
-    """Add backup files (from another station or the issuer) to the catalogue."""
+    """Add backup files (from another station or the issuer) to the catalogue.
+
+    \b
+    Example:  cardsmith backups import copy.csb
+    """
     from ..backup import open_catalogue
     from ..backup.chain import import_file
 
@@ -192,7 +229,11 @@ def data() -> None:
 @data.command()
 @pass_settings
 def regions(settings: Settings) -> None:
-    """List the regions with their flags (value, restored, zero-pending, restore-unfinished)."""
+    """List the regions with their flags (value, restored, zero-pending, restore-unfinished).
+
+    \b
+    Example:  cardsmith data regions
+    """
     from ..dataarea import DataAreaSession
 
     with settings.open_card() as card:
@@ -209,7 +250,11 @@ def regions(settings: Settings) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the bytes to a file.")
 @pass_settings
 def read(settings: Settings, region: int, offset: int, length: int | None, out: Path | None) -> None:
-    """Read region bytes (hex on stdout, or --out FILE)."""
+    """Read region bytes (hex on stdout, or --out FILE).
+
+    \b
+    Example:  cardsmith data read 1 --length 16
+    """
     from ..core.fileio import atomic_write
     from ..dataarea import DataAreaSession
 
@@ -231,7 +276,11 @@ def read(settings: Settings, region: int, offset: int, length: int | None, out: 
 @pass_settings
 def write(settings: Settings, region: int, offset: int, hex_: str | None, text: str | None,
           file_: Path | None) -> None:
-    """Write bytes into a region (exactly one of --hex, --text, --file)."""
+    """Write bytes into a region (exactly one of --hex, --text, --file).
+
+    \b
+    Example:  cardsmith data write 1 --text "hello"
+    """
     from ..core.keys import parse_hex
     from ..dataarea import DataAreaSession
 
@@ -252,12 +301,18 @@ def write(settings: Settings, region: int, offset: int, hex_: str | None, text: 
 
 @data.command()
 @click.argument("region", type=click.IntRange(1, 254))
-@click.option("--first-page", required=True, type=click.IntRange(0, 511))
-@click.option("--pages", required=True, type=click.IntRange(1, 512))
+@click.option("--first-page", required=True, type=click.IntRange(0, 511), help="The region's first page (from 0).")
+@click.option("--pages", required=True, type=click.IntRange(1, 512),
+              help="Its pages: at most the area's pages from --first-page, and 32767 bytes in all (127 pages of "
+                   "256 bytes); `cardsmith info` shows the geometry.")
 @click.option("--value", is_flag=True, help="A value region: zeroes itself before its first use after a restore.")
 @pass_settings
 def define(settings: Settings, region: int, first_page: int, pages: int, value: bool) -> None:
-    """Define a region (personalisation: lifecycle INSTALLED only)."""
+    """Define a region (personalisation: lifecycle INSTALLED only).
+
+    \b
+    Example:  cardsmith data define 1 --first-page 0 --pages 24
+    """
     from ..dataarea import DataAreaSession
 
     with settings.open_card() as card:
@@ -272,7 +327,11 @@ def define(settings: Settings, region: int, first_page: int, pages: int, value: 
               help="16 bytes, raw or hex (default: $CARDSMITH_COMMON_KEY, hex).")
 @pass_settings
 def load_common_key(settings: Settings, key_version: int, key_file: Path | None) -> None:
-    """Load the family's card-common key (personalisation: lifecycle INSTALLED only)."""
+    """Load the family's card-common key (personalisation: lifecycle INSTALLED only).
+
+    \b
+    Example:  CARDSMITH_COMMON_KEY=<32 hex> cardsmith data load-common-key --version 1
+    """
     from ..backup import BackupSession
     from ..core.keys import parse_hex, read_key_file
     from ..protocol.codes import COMMON_KEY_LENGTH

@@ -11,7 +11,11 @@ from .context import Settings, pass_settings
 @click.command()
 @pass_settings
 def readers(settings: Settings) -> None:
-    """List readers (simulated and PC/SC) with card presence and ATR."""
+    """List readers (simulated and PC/SC) with card presence and ATR.
+
+    \b
+    Example:  cardsmith readers --json
+    """
     from ..transport.readers import list_readers
 
     found, problem = list_readers()
@@ -29,8 +33,36 @@ def readers(settings: Settings) -> None:
 
 @click.command()
 @pass_settings
+def doctor(settings: Settings) -> None:
+    """Check java, the simulator, pcscd, readers and the card (applet and version); say what to fix.
+
+    \b
+    Example:  cardsmith doctor            (simulated card 0)
+              cardsmith -r "Gemalto" doctor   (a PC/SC reader's card)
+    """
+    from ..core.errors import EnvironmentProblem
+    from ..transport.doctor import FAIL, diagnose
+
+    checks = diagnose(settings.reader)
+    lines = []
+    for c in checks:
+        lines.append(f"{c.status:<4}  {c.name:<24} {c.detail}")
+        if c.fix and c.status != "ok":
+            lines.append(f"{'':<30} fix: {c.fix}")
+    settings.emit({"checks": [c.as_json() for c in checks]}, "\n".join(lines))
+    failed = [c.name for c in checks if c.status == FAIL]
+    if failed:
+        raise EnvironmentProblem(f"doctor: {', '.join(failed)} failed (the fix is printed beside each)")
+
+
+@click.command()
+@pass_settings
 def info(settings: Settings) -> None:
-    """Show the card's applet version, id, lifecycle, memory and data-area geometry."""
+    """Show the card's applet version, id, lifecycle, memory and data-area geometry.
+
+    \b
+    Example:  cardsmith -r "sim 1" info --json
+    """
     with settings.open_card() as card:
         data = card.info()
         reader = card.transport.name
@@ -72,7 +104,11 @@ def _parse_hex(text: str) -> bytes:
 @click.option("--strict", is_flag=True, help="Exit with code 4 if any status word is not 9000.")
 @pass_settings
 def apdu(settings: Settings, apdus: tuple[str, ...], no_select: bool, strict: bool) -> None:
-    """Send raw APDUs given in hex, e.g. `cardsmith apdu 8030000000`. 61xx is followed with GET RESPONSE."""
+    """Send raw APDUs given in hex, e.g. `cardsmith apdu 8030000000`. 61xx is followed with GET RESPONSE.
+
+    \b
+    Example:  cardsmith -v apdu 8030000000        (GET INFO, with the trace)
+    """
     from ..core.apdu import sw_message
     from ..core.card import Card
     from ..transport.readers import open_reader

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ class Settings:
             except BaseException:
                 card.close()
                 raise
+        if getattr(card.transport, "ephemeral", False) and not self.as_json:
+            self.notice(f"no `cardsmith sim` service runs, so {card.transport.name} lives for this command only "
+                        "(whatever it changes is gone afterwards; `cardsmith sim start` keeps cards)")
         return card
 
     @contextlib.contextmanager
@@ -77,8 +81,9 @@ class Settings:
 
     @contextlib.contextmanager
     def progress(self, label: str) -> Iterator[Callable[[int, int], None] | None]:
-        """A progress callback ``(done, total)`` drawing a bar on stderr (none with --json)."""
-        if self.as_json:
+        """A progress callback ``(done, total)`` drawing a bar on stderr; none with --json or when stderr is
+        not a terminal (a log or a pipe gets the result lines only, not stray labels)."""
+        if self.as_json or not sys.stderr.isatty():
             yield None
             return
         bar = click.progressbar(length=1000, label=label, file=sys.stderr)
@@ -92,5 +97,35 @@ class Settings:
         with bar:
             yield update
 
+
+def secret(value: str | None, what: str, env: str, *, new: bool = False) -> str:
+    """A secret from its option, else from the environment variable ``env``, else asked on the terminal (hidden;
+    a new one twice). Without a terminal it is a usage error naming both ways, never a hanging prompt or a
+    GetPassWarning (as ykman does)."""
+    if value:
+        return value
+    if os.environ.get(env):
+        return os.environ[env]
+    if not sys.stdin.isatty():
+        from ..core.errors import UsageError
+
+        raise UsageError(f"no terminal to ask for the {what}: give it with its option or in ${env}")
+    return click.prompt(what, hide_input=True, confirmation_prompt=new)
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Asks before something that cannot be undone; ``--yes`` skips it. Without a terminal it refuses unless
+    ``--yes`` (a script must say so), and a "no" stops the command before anything is sent or written."""
+    from ..core.errors import UsageError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question} There is no terminal to confirm it: add --yes to go ahead")
+    if not click.confirm(question, default=False, err=True):
+        raise UsageError("not confirmed: nothing was done")
+
+
+yes_option = click.option("--yes", "-y", "yes", is_flag=True, help="Do not ask for confirmation.")
 
 pass_settings = click.make_pass_decorator(Settings)

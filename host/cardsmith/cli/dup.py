@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from .context import Settings, pass_settings
+from .context import Settings, confirm, pass_settings, secret, yes_option
 
 if TYPE_CHECKING:
     from ..duplication import DuplicationSession
@@ -19,7 +18,7 @@ PIN_HELP = "Holder PIN (else $CARDSMITH_PIN, else asked)."
 
 
 def _pin(value: str | None, prompt: str = "PIN") -> str:
-    return value or os.environ.get("CARDSMITH_PIN") or click.prompt(prompt, hide_input=True)
+    return secret(value, prompt, "CARDSMITH_PIN")
 
 
 @contextlib.contextmanager
@@ -46,7 +45,11 @@ def _session(settings: Settings, reader: str | None = None, *, verify: bool = Fa
 @pass_settings
 def duplicate(settings: Settings, src_reader: str, dst_reader: str, from_pin: str | None, to_pin: str | None,
               ask_keys: bool, private_only: bool, no_lock: bool) -> None:
-    """Make the card in --to a backup of the main card in --from (same private key, exported once)."""
+    """Make the card in --to a backup of the main card in --from (same private key, exported once).
+
+    \b
+    Example:  cardsmith duplicate --from "sim 3" --to "sim 4"   (PINs asked)
+    """
     from ..core.keys import parse_hex
     from ..duplication import duplicate as run
     from ..duplication.session import SLOT_LENGTH
@@ -70,16 +73,22 @@ def key() -> None:
 
 
 @key.command()
-@click.option("--pin", required=True, help="Initial holder PIN.")
-@click.option("--key1", "key1_hex", required=True, help="Key1 of the key group (64 hex digits, the issuer's).")
+@click.option("--pin", help="Initial holder PIN (else $CARDSMITH_NEW_PIN, else asked twice).")
+@click.option("--key1", "key1_hex", help="Key1 of the key group (64 hex digits, the issuer's; else $CARDSMITH_KEY1, "
+              "else asked).")
 @pass_settings
-def personalise(settings: Settings, pin: str, key1_hex: str) -> None:
-    """Issuer step (card lifecycle INSTALLED): set the initial PIN and Key1."""
+def personalise(settings: Settings, pin: str | None, key1_hex: str | None) -> None:
+    """Issuer step (card lifecycle INSTALLED): set the initial PIN and Key1.
+
+    \b
+    Example:  CARDSMITH_KEY1=<64 hex> cardsmith -r "sim 1" key personalise   (PIN asked twice)
+    """
     from ..core.keys import parse_hex
     from ..duplication import personalise as run
     from ..duplication.session import SLOT_LENGTH
 
-    key1 = parse_hex(key1_hex, "--key1", (SLOT_LENGTH,))
+    pin = secret(pin, "new PIN", "CARDSMITH_NEW_PIN", new=True)
+    key1 = parse_hex(secret(key1_hex, "Key1 (64 hex digits)", "CARDSMITH_KEY1"), "--key1", (SLOT_LENGTH,))
     with _session(settings) as kc:
         run(kc, pin, key1)
     settings.emit({"card_id": kc.card_id.hex().upper()}, f"card {kc.card_id.hex().upper()}: PIN and Key1 set")
@@ -89,7 +98,11 @@ def personalise(settings: Settings, pin: str, key1_hex: str) -> None:
 @click.option("--pin", help=PIN_HELP)
 @pass_settings
 def generate(settings: Settings, pin: str | None) -> None:
-    """Generate the card's P-256 key pair on the card (once in its life)."""
+    """Generate the card's P-256 key pair on the card (once in its life).
+
+    \b
+    Example:  cardsmith -r "sim 3" key generate   (PIN asked)
+    """
     from ..core.crypto import key_id
 
     with _session(settings, verify=True, pin=pin) as kc:
@@ -102,7 +115,11 @@ def generate(settings: Settings, pin: str | None) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the 65-byte key to a file.")
 @pass_settings
 def public(settings: Settings, output: Path | None) -> None:
-    """Print (or save) the card's public key."""
+    """Print (or save) the card's public key.
+
+    \b
+    Example:  cardsmith key public -o card.pub
+    """
     from ..core.crypto import key_id
     from ..core.fileio import atomic_write
 
@@ -116,7 +133,11 @@ def public(settings: Settings, output: Path | None) -> None:
 @key.command()
 @pass_settings
 def status(settings: Settings) -> None:
-    """Role, PIN state, key group, export state."""
+    """Role, PIN state, key group, export state.
+
+    \b
+    Example:  cardsmith key status --json
+    """
     with _session(settings) as kc:
         j = kc.status().as_json()
     settings.emit(j, "\n".join(f"{k:<12} {v}" for k, v in j.items()))
@@ -124,9 +145,15 @@ def status(settings: Settings) -> None:
 
 @key.command()
 @click.option("--pin", help=PIN_HELP)
+@yes_option
 @pass_settings
-def lock(settings: Settings, pin: str | None) -> None:
-    """Lock the key group for good (no key set, no export)."""
+def lock(settings: Settings, pin: str | None, yes: bool) -> None:
+    """Lock the key group for good (no key set, no export).
+
+    \b
+    Example:  cardsmith key lock --yes   (PIN from $CARDSMITH_PIN)
+    """
+    confirm("Locking the key group is for good: no key can be set or exported afterwards. Lock it?", yes)
     with _session(settings, verify=True, pin=pin) as kc:
         kc.lock()
     settings.emit({"locked": True}, "key group locked")
@@ -141,18 +168,28 @@ def pin() -> None:
 @click.option("--pin", "value", help=PIN_HELP)
 @pass_settings
 def pin_verify(settings: Settings, value: str | None) -> None:
-    """Check the PIN (spends a try when wrong)."""
+    """Check the PIN (spends a try when wrong).
+
+    \b
+    Example:  CARDSMITH_PIN=1234 cardsmith pin verify
+    """
     with _session(settings, verify=True, pin=value):
         pass
     settings.emit({"verified": True}, "PIN correct")
 
 
 @pin.command("change")
-@click.option("--old", required=True, help="Current PIN.")
-@click.option("--new", required=True, help="New PIN.")
+@click.option("--old", help="Current PIN (else $CARDSMITH_PIN, else asked).")
+@click.option("--new", help="New PIN (else $CARDSMITH_NEW_PIN, else asked twice).")
 @pass_settings
-def pin_change(settings: Settings, old: str, new: str) -> None:
-    """Change the PIN."""
+def pin_change(settings: Settings, old: str | None, new: str | None) -> None:
+    """Change the PIN.
+
+    \b
+    Example:  cardsmith pin change   (both PINs asked, the new one twice)
+    """
+    old = secret(old, "current PIN", "CARDSMITH_PIN")
+    new = secret(new, "new PIN", "CARDSMITH_NEW_PIN", new=True)
     with _session(settings) as kc:
         kc.change_pin(old, new)
     settings.emit({"changed": True}, "PIN changed")
@@ -173,39 +210,59 @@ def files() -> None:
     """Files encrypted to a card: encrypt, decrypt, share, recover."""
 
 
-def _written(settings: Settings, paths: list[Path]) -> None:
+def _confirm_overwrite(targets: list[Path], yes: bool) -> None:
+    existing = [str(t) for t in targets if t.exists()]
+    if existing:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        confirm(f"{existing[0]}{more} exists and would be replaced. Replace?", yes)
+
+
+def _written(settings: Settings, paths: list[Path], card_id: bytes | None) -> None:
     out = [str(p) for p in paths]
-    settings.emit({"written": out}, "\n".join(out))
+    settings.emit({"written": out, "card_id": card_id.hex().upper() if card_id else None}, "\n".join(out))
 
 
 @files.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--public-key", type=click.Path(exists=True, path_type=Path),
               help="Encrypt to this saved public key instead of the card's.")
+@yes_option
 @pass_settings
-def encrypt(settings: Settings, inputs: tuple[Path, ...], public_key: Path | None) -> None:
-    """Encrypt files to the card's public key: writes NAME.csef beside each."""
-    from ..duplication.files import encrypt_files, read_public_key
+def encrypt(settings: Settings, inputs: tuple[Path, ...], public_key: Path | None, yes: bool) -> None:
+    """Encrypt files to the card's public key: writes NAME.csef beside each.
 
+    \b
+    Example:  cardsmith -r "sim 3" files encrypt notes.txt
+    """
+    from ..duplication.files import encrypt_files, encrypted_name, read_public_key
+
+    _confirm_overwrite([encrypted_name(p) for p in inputs], yes)
+    card_id = None  # with --public-key no card is involved
     if public_key:
         point = read_public_key(public_key)
     else:
         with _session(settings) as kc:
-            point = kc.public_key()
-    _written(settings, encrypt_files(inputs, point))
+            point, card_id = kc.public_key(), kc.card_id
+    _written(settings, encrypt_files(inputs, point), card_id)
 
 
 @files.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--pin", help=PIN_HELP)
+@yes_option
 @pass_settings
-def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None) -> None:
-    """Decrypt NAME.csef files with the card (main or backup): writes NAME beside each."""
-    from ..duplication.files import decrypt_files
+def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None, yes: bool) -> None:
+    """Decrypt NAME.csef files with the card (main or backup): writes NAME beside each.
 
+    \b
+    Example:  cardsmith -r "sim 3" files decrypt notes.txt.csef
+    """
+    from ..duplication.files import decrypt_files, decrypted_name
+
+    _confirm_overwrite([decrypted_name(p) for p in inputs], yes)
     with _session(settings, verify=True, pin=pin) as kc:
         written = decrypt_files(inputs, kc)
-    _written(settings, written)
+    _written(settings, written, kc.card_id)
 
 
 @files.command()
@@ -215,13 +272,17 @@ def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None) -> No
 @click.option("--pin", help=PIN_HELP)
 @pass_settings
 def share(settings: Settings, inputs: tuple[Path, ...], peer_key: Path, pin: str | None) -> None:
-    """Re-encrypt files for a peer card inside this card: writes NAME.peer-KEYID beside each."""
+    """Re-encrypt files for a peer card inside this card: writes NAME.peer-KEYID beside each.
+
+    \b
+    Example:  cardsmith files share notes.txt.csef --peer-key peer.pub
+    """
     from ..duplication.files import read_public_key, share_files
 
     point = read_public_key(peer_key)
     with _session(settings, verify=True, pin=pin) as kc:
         written = share_files(inputs, kc, point)
-    _written(settings, written)
+    _written(settings, written, kc.card_id)
 
 
 @files.command()
@@ -233,7 +294,11 @@ def share(settings: Settings, inputs: tuple[Path, ...], peer_key: Path, pin: str
 @pass_settings
 def recover(settings: Settings, inputs: tuple[Path, ...], backup_reader: str, new_reader: str,
             from_pin: str | None, to_pin: str | None) -> None:
-    """Move files from the backup card's key to the new main card's key, in place (resumable)."""
+    """Move files from the backup card's key to the new main card's key, in place (resumable).
+
+    \b
+    Example:  cardsmith files recover *.csef --from "sim 4" --to "sim 5"
+    """
     from ..duplication.files import recover as run
 
     with _session(settings, backup_reader, verify=True, pin=from_pin, prompt="backup card PIN") as backup, \

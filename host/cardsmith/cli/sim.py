@@ -23,7 +23,11 @@ def sim() -> None:
 @click.option("--vpcd", metavar="HOST:PORT", help="Also plug the cards into vpcd (PC/SC), slot i at PORT+i.")
 @pass_settings
 def start(settings: Settings, cards: int, page_size: str | None, page_count: int | None, vpcd: str | None) -> None:
-    """Start the simulator service in the background."""
+    """Start the simulator service in the background.
+
+    \b
+    Example:  cardsmith sim start --cards 6
+    """
     from ..transport import simulator
 
     state = simulator.start_service(simulator.SimOptions(
@@ -36,12 +40,19 @@ def start(settings: Settings, cards: int, page_size: str | None, page_count: int
 @sim.command()
 @pass_settings
 def status(settings: Settings) -> None:
-    """Say whether the simulator service runs, and with which cards."""
+    """Say whether the simulator service runs, and with which cards.
+
+    \b
+    Example:  cardsmith sim status --json
+    """
     from ..transport import simulator
 
     state = simulator.service_state()
     if not state:
-        settings.emit({"running": False}, "simulator not running (start it with `cardsmith sim start`)")
+        dead = simulator.dead_service()
+        text = (f"simulator service died (pid {dead.get('pid')}): its cards are gone; `cardsmith sim start` "
+                "starts new ones" if dead else "simulator not running (start it with `cardsmith sim start`)")
+        settings.emit({"running": False, "died": bool(dead)}, text)
         raise SystemExit(3)
     settings.emit({"running": True, **state},
                   f"simulator running: {state['cards']} cards, pid {state['pid']}, port {state['port']}")
@@ -50,7 +61,11 @@ def status(settings: Settings) -> None:
 @sim.command()
 @pass_settings
 def stop(settings: Settings) -> None:
-    """Stop the simulator service (its cards and their contents are gone)."""
+    """Stop the simulator service (its cards and their contents are gone).
+
+    \b
+    Example:  cardsmith sim stop
+    """
     from ..transport import simulator
 
     stopped = simulator.stop_service()
@@ -58,12 +73,13 @@ def stop(settings: Settings) -> None:
 
 
 def _slot_transport(slot: int):
-    from ..core.errors import EnvironmentProblem
+    from ..core.errors import NoReaderError
     from ..transport import simulator
 
     transport = simulator.service_transport(slot)
-    if transport is None:
-        raise EnvironmentProblem("the simulator service is not running: `cardsmith sim start` first")
+    if transport is None:  # no service, no simulated reader to take a card out of: exit 3 like any missing reader
+        raise NoReaderError("the simulator service is not running, so there is no simulated reader: "
+                            "`cardsmith sim start` first")
     return transport
 
 
@@ -71,7 +87,11 @@ def _slot_transport(slot: int):
 @click.argument("slot", type=int, default=0)
 @pass_settings
 def eject(settings: Settings, slot: int) -> None:
-    """Take simulated card SLOT out of its reader (to try what a pulled card does)."""
+    """Take simulated card SLOT out of its reader (to try what a pulled card does).
+
+    \b
+    Example:  cardsmith sim eject 1
+    """
     transport = _slot_transport(slot)
     try:
         transport.eject()
@@ -82,12 +102,22 @@ def eject(settings: Settings, slot: int) -> None:
 
 @sim.command()
 @click.argument("slot", type=int, default=0)
+@click.option("--new", "new_card", is_flag=True, help="A new blank card instead (new card id), as at an issuing desk.")
 @pass_settings
-def insert(settings: Settings, slot: int) -> None:
-    """Put simulated card SLOT back (a power-on reset)."""
+def insert(settings: Settings, slot: int, new_card: bool) -> None:
+    """Put simulated card SLOT back (a power-on reset), or a new blank card with --new.
+
+    \b
+    Example:  cardsmith sim eject 1 && cardsmith sim insert 1 --new
+    """
     transport = _slot_transport(slot)
     try:
-        transport.insert()
+        if new_card:
+            transport.replace_card()  # a new card in the slot, then into the reader
+            transport.insert()
+        else:
+            transport.insert()
     finally:
         transport.close()
-    settings.emit({"slot": slot, "present": True}, f"card {slot} inserted")
+    settings.emit({"slot": slot, "present": True, "new": new_card},
+                  f"{'a new blank card' if new_card else f'card {slot}'} inserted in slot {slot}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,8 +11,8 @@ from typing import Protocol
 from ..protocol import PROTOCOL
 from ..protocol.codes import Algorithm, Capability, Ins, Lifecycle, Tag
 from ..transport import Transport
-from .apdu import SHORT_MAX_DATA, CommandApdu, ResponseApdu, command_name, error_for
-from .errors import ProtocolError, UsageError
+from .apdu import SHORT_MAX_DATA, CommandApdu, ResponseApdu, command_name, error_for, sw_message
+from .errors import CardRefusedError, ProtocolError, UsageError, WrongStateError
 from .tlv import as_dict
 
 TraceSink = Callable[[str], None]
@@ -131,6 +132,29 @@ class Channel(Protocol):
         ...
 
 
+@functools.cache
+def _routing(code: int) -> tuple[str, int]:
+    """The protocol's name of an INS and the CLA protocol.toml gives it (looked up once per INS)."""
+    name = command_name(code)
+    instruction = PROTOCOL.instructions.get(name)
+    return name, PROTOCOL.meta["cla_iso"] if instruction and instruction.cla == "iso" else PROTOCOL.cla
+
+
+def explain_refusal(card: Card, exc: CardRefusedError, what: str) -> CardRefusedError:
+    """A 6985 to a personalisation command on an ISSUED card, said in words with the next step (same type)."""
+    if isinstance(exc, WrongStateError) and not card.info().installed:
+        return WrongStateError(exc.sw, exc.command,
+                               f"{what} is personalisation, and this card is ISSUED (personalisation is closed for "
+                               "good): use a blank card (`cardsmith readers`; on the simulator another card with "
+                               "`-r \"sim N\"`, or `cardsmith sim start --cards N`)")
+    return exc
+
+
+def _trace_name(ins: int) -> str:
+    """The command's name for -v traces, as gp prints it (SELECT is ISO's, the rest protocol.toml's)."""
+    return "SELECT" if ins == 0xA4 else command_name(ins)
+
+
 def _hex(data: bytes) -> str:
     return data.hex(" ").upper()
 
@@ -158,7 +182,7 @@ class Card:
         if self.trace:
             shown = apdu if mask_from is None else apdu[:mask_from]
             masked = "" if mask_from is None else f" ** {len(apdu) - mask_from} bytes masked **"
-            self.trace(f"> {_hex(shown)}{masked}")
+            self.trace(f"> {_trace_name(apdu[1])}: {_hex(shown)}{masked}")
         start = time.perf_counter()
         raw = self.transport.transmit(apdu)
         elapsed = time.perf_counter() - start
@@ -169,7 +193,7 @@ class Card:
         response = ResponseApdu.parse(raw)
         if self.trace:
             body = "** masked ** " if (mask_from is not None and response.data) else _hex(response.data) + " "
-            self.trace(f"< {body.lstrip()}{response.sw:04X} ({elapsed * 1000:.1f} ms)")
+            self.trace(f"< {body.lstrip()}{response.sw:04X} {sw_message(response.sw)} ({elapsed * 1000:.1f} ms)")
         return response
 
     # ---------------------------------------------------------------- commands
@@ -217,6 +241,8 @@ class Card:
         return self.exchange(last.encode(), mask_from=mask if chunks[-1] else None)
 
     def _collect(self, command: CommandApdu, response: ResponseApdu, sensitive: bool) -> ResponseApdu:
+        if response.sw1 not in (0x61, 0x6C):
+            return response  # the whole answer came at once (the common case)
         data = bytearray(response.data)
         mask = 5 if sensitive else None
         for _ in range(GET_RESPONSE_LIMIT):
@@ -257,9 +283,7 @@ class Card:
         protocol.toml.
         """
         code = int(ins)
-        name = command_name(code)
-        instruction = PROTOCOL.instructions.get(name)
-        cla = PROTOCOL.meta["cla_iso"] if instruction and instruction.cla == "iso" else PROTOCOL.cla
+        name, cla = _routing(code)
         command = CommandApdu(cla, code, p1, p2, data, ne if expect_data else None)
         if self.channel is not None:
             return self.channel.call(self, command, name, sensitive)

@@ -46,6 +46,11 @@ class ProtocolError(CardsmithError):
     """The card answered something the protocol does not allow (too short, malformed TLV)."""
 
 
+class CardNotReadyError(CardsmithError):
+    """The card is not in the state the command needs (not personalised for it, for one); the host found out
+    before sending the command, and the message names the command that gets it there."""
+
+
 class CardRejectedError(CardsmithError):
     """A workflow's policy set the card aside (the issuance progress table rejected it, for one)."""
 
@@ -61,8 +66,10 @@ class CardRefusedError(CardsmithError):
 
 class WrongPinError(CardRefusedError):
     def __init__(self, sw: int, command: str, message: str) -> None:
+        from .text import count
+
         self.tries_left = sw & 0x0F
-        super().__init__(sw, command, f"{message}, {self.tries_left} tries left")
+        super().__init__(sw, command, f"{message}, {count(self.tries_left, 'try', 'tries')} left")
 
 
 class SecurityStatusError(CardRefusedError):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core.card import Card
-from ..core.errors import UsageError
+from ..core.card import Card, explain_refusal
+from ..core.errors import CardRefusedError, UsageError, WrongStateError
+from ..core.text import plural
 from ..protocol.codes import (
     REGION_FLAG_READ_PIN,
     REGION_FLAG_RESTORED,
@@ -95,8 +96,31 @@ class DataAreaSession:
         if not 1 <= region_id <= 0xFE:
             raise UsageError(f"region id must be 1..254, got {region_id}")
         flags = (REGION_FLAG_VALUE if value else 0) | (REGION_FLAG_READ_PIN if read_pin else 0)
-        self.card.call(Ins.DEFINE_REGION, data=Region(region_id, flags, first_page, page_count).encode(),
-                       expect_data=False)
+        info = self.card.info()
+        if not info.installed:  # the card would answer 6985: say why, before sending anything
+            raise explain_refusal(self.card, WrongStateError(0x6985, "DEFINE_REGION", "conditions not satisfied"),
+                                  "defining a region")
+        size, total = info.page_size, info.page_count
+        most = min(total - first_page, 32767 // size)  # a region's bytes are addressed by a signed 16-bit offset
+        if not 0 <= first_page < total:
+            raise UsageError(f"--first-page {first_page} is outside the data area (pages 0..{total - 1} of "
+                             f"{size} bytes): `cardsmith info` shows the geometry")
+        if not 1 <= page_count <= most:
+            raise UsageError(f"a region from page {first_page} holds 1..{most} {plural(most, 'page')} on this card "
+                             f"({total} pages of {size} bytes; at most 32767 bytes a region), not {page_count}")
+        taken = [r for r in self.regions()
+                 if r.id == region_id or (first_page < r.first_page + r.page_count and r.first_page < first_page
+                                          + page_count)]
+        if taken:
+            r = taken[0]
+            what = "exists" if r.id == region_id else f"overlaps region {r.id}"
+            raise UsageError(f"region {region_id} {what} (pages {r.first_page}-{r.first_page + r.page_count - 1}):"
+                             " `cardsmith data regions` shows the table; regions are defined once, on a blank card")
+        try:
+            self.card.call(Ins.DEFINE_REGION, data=Region(region_id, flags, first_page, page_count).encode(),
+                           expect_data=False)
+        except CardRefusedError as exc:
+            raise explain_refusal(self.card, exc, "defining a region") from exc
 
     def regions(self) -> list[Region]:
         return parse_region_table(self.card.call(Ins.READ_DATA, p1=1))

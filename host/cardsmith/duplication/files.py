@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core import crypto
-from ..core.errors import BadDataError, UsageError
+from ..core.errors import BadDataError, CardNotReadyError, IntegrityError, UsageError
 from ..core.fileio import atomic_write, durable_rename
 from .session import DuplicationSession
 
@@ -191,8 +191,31 @@ def encrypt_files(paths: Iterable[Path], recipient_point: bytes) -> list[Path]:
 
 
 def decrypt_files(paths: Iterable[Path], card: DuplicationSession) -> list[Path]:
-    """Decrypts each NAME.csef with the card (PIN verified first), beside it as NAME."""
-    return _beside_each(paths, decrypted_name, lambda p: decrypt_bytes(p.read_bytes(), card, str(p)))
+    """Decrypts each NAME.csef with the card (PIN verified first), beside it as NAME. Every file is read and
+    its key checked against the card's before the first is sent: a file for another card, or a damaged one,
+    is named and nothing is written."""
+    key_id = card.status().key_id
+    files = [(p, CardFile.read(Path(p))) for p in paths]
+    for p, cf in files:
+        if key_id is None:
+            raise CardNotReadyError("this card has no key pair: decrypt on the card the files were encrypted to "
+                                    f"(key {cf.key_id.hex().upper()}) or on its backup card")
+        if cf.key_id != key_id:
+            raise UsageError(f"{p} is encrypted to key {cf.key_id.hex().upper()}, but this card holds key "
+                             f"{key_id.hex().upper()}: use the card that holds it, or its backup card "
+                             "(`cardsmith key status` shows a card's key id)")
+    opened = {Path(p): cf for p, cf in files}
+
+    def one(p: Path) -> bytes:
+        cf = opened[p]
+        try:
+            data_key = card.decrypt(cf.envelope)
+        except IntegrityError as exc:  # 6A80: the envelope does not open under the card's key
+            raise BadDataError(f"{p}: the card cannot unwrap its data key: the file is damaged or was "
+                               "tampered with (nothing written)") from exc
+        return open_with_key(cf, data_key, str(p))
+
+    return _beside_each(list(opened), decrypted_name, one)
 
 
 def share_files(paths: Iterable[Path], card: DuplicationSession, peer_point: bytes) -> list[Path]:

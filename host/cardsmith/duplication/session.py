@@ -8,8 +8,8 @@ import hashlib
 from dataclasses import dataclass
 
 from ..core import crypto
-from ..core.card import Card
-from ..core.errors import BadDataError, CardsmithError, UsageError
+from ..core.card import Card, explain_refusal
+from ..core.errors import BadDataError, BlockedError, CardsmithError, UsageError, WrongStateError
 from ..core.tlv import as_dict
 from ..protocol.codes import (
     EXPORT_CONFIRMED,
@@ -142,7 +142,12 @@ class DuplicationSession:
         self.card.call(Ins.PUT_PIN, data=_pin(pin), sensitive=True, expect_data=False)
 
     def verify_pin(self, pin: str | bytes) -> None:
-        self.card.call(Ins.VERIFY, 0, PIN_REFERENCE, _pin(pin), sensitive=True, expect_data=False)
+        try:
+            self.card.call(Ins.VERIFY, 0, PIN_REFERENCE, _pin(pin), sensitive=True, expect_data=False)
+        except BlockedError as exc:
+            raise BlockedError(exc.sw, exc.command, "the PIN is blocked (no tries left) and cannot be used on this "
+                               "card again: recover the holder's files from the backup card onto a new card "
+                               "(`cardsmith files recover`, docs/duplication.md)") from exc
 
     def change_pin(self, old: str | bytes, new: str | bytes) -> None:
         o, n = _pin(old), _pin(new)
@@ -165,7 +170,15 @@ class DuplicationSession:
 
     # key pair
     def generate(self) -> bytes:
-        return self.card.call(Ins.GENERATE_KEY_PAIR)
+        try:
+            return self.card.call(Ins.GENERATE_KEY_PAIR)
+        except WrongStateError as exc:
+            st = self.status()
+            if st.key_id:
+                raise WrongStateError(exc.sw, exc.command, f"this card already has its key pair (key "
+                                      f"{st.key_id.hex().upper()}, role {st.as_json()['role']}): a card makes it once; "
+                                      "`cardsmith key public` shows it") from exc
+            raise
 
     def public_key(self) -> bytes:
         return self.card.call(Ins.GET_PUBLIC_KEY)
@@ -202,8 +215,11 @@ def personalise(card: DuplicationSession, pin: str | bytes, key1: bytes) -> None
     """Issuer step (lifecycle INSTALLED): the initial PIN and Key1 (both cards of a pair get the same Key1)."""
     if len(key1) != SLOT_LENGTH:
         raise UsageError(f"Key1 is {SLOT_LENGTH} bytes, got {len(key1)}")
-    card.put_pin(pin)
-    card.put_slot(1, key1)
+    try:
+        card.put_pin(pin)
+        card.put_slot(1, key1)
+    except WrongStateError as exc:
+        raise explain_refusal(card.card, exc, "setting the PIN and Key1") from exc
 
 
 def group_check(slots: list[bytes]) -> bytes:

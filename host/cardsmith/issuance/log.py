@@ -76,5 +76,11 @@ class IssuanceLog:
                               "result = 'issued'", (profile, sequence))
         return {r[0] for r in rows}
 
+    def interrupted_on(self, card_id: bytes, profile: str, sequence: int) -> str | None:
+        """The record whose bundle was last left part-run on ``card_id`` (this batch), if that is its last word."""
+        rows = self._db.query("SELECT record_id, result FROM issuance_log WHERE card_id = ? AND profile = ? AND "
+                              "sequence = ? ORDER BY id DESC LIMIT 1", (card_id.hex().upper(), profile, sequence))
+        return rows[0][0] if rows and rows[0][1] == "interrupted" else None
+
     def close(self) -> None:
         self._db.close()

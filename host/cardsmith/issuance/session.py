@@ -144,9 +144,14 @@ class IssuanceSession:
         return False
 
     def issue(self, envelope: bytes, table: ProgressTable | None = None, *, retries: int = 1,
-              on_action: Callable[[str, StartResult], None] | None = None) -> IssueOutcome:
+              on_action: Callable[[str, StartResult], None] | None = None,
+              holds: Callable[[bytes], str | None] | None = None, record_id: str | None = None) -> IssueOutcome:
         """Writes ``envelope`` (unless the card already holds it part-run) and STARTs it; failures follow
-        ``table``. A card pulled mid-START raises CardRemovedError: put it back and call again, it resumes."""
+        ``table``. A card pulled mid-START raises CardRemovedError: put it back and call again, it resumes.
+
+        The card shows a part-run bundle's length and sequence, not its content, and every bundle of a batch
+        has the same sequence. ``holds(card_id)`` (the station's issuance log) names the record whose bundle
+        was interrupted on that card; with it, a part-run bundle is resumed only when that is ``record_id``."""
         table = table or ProgressTable()
         card = self.card
         header = EnvelopeHeader.parse(envelope)
@@ -161,8 +166,18 @@ class IssuanceSession:
                              f"{info_id.hex().upper()}: insert the right card")
         outcome = IssueOutcome("rejected", info_id, None)
         status = self.status()
-        if (status.name in ("RUNNING", "FAILED") and status.received == len(envelope)
-                and status.sequence == header.sequence):
+        same = (status.name in ("RUNNING", "FAILED") and status.received == len(envelope)
+                and status.sequence == header.sequence)
+        if same and holds is not None:
+            held = holds(info_id)
+            if held != record_id:
+                whose = f"record {held}" if held else "a record this station's log does not name"
+                raise UsageError(f"card {info_id.hex().upper()} holds the part-run bundle of {whose}, not of "
+                                 f"{record_id}: finish that one (`cardsmith issue BATCH --record {held}`) or clear "
+                                 "the card first (`cardsmith issue --clear`)" if held else
+                                 f"card {info_id.hex().upper()} holds the part-run bundle of {whose}: clear it "
+                                 "first (`cardsmith issue --clear`)")
+        if same:
             outcome.actions.append(RESUME)  # our bundle, part-run: resume it (the card knows where)
         else:
             if status.name in ("RUNNING", "FAILED"):

@@ -10,14 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..core.card import Card
-from ..core.errors import CardRemovedError, UsageError
+from ..core.errors import CardRemovedError, NoCardError, UsageError
 from ..core.keys import parse_hex
 from .log import IssuanceLog
 from .progress import ProgressTable
 from .session import IssuanceRejected, IssuanceSession
+
+if TYPE_CHECKING:
+    from ..transport.events import CardEvents
 
 OpenCard = Callable[[], AbstractContextManager[Card]]
 
@@ -82,20 +85,28 @@ class IssuingStation:
         self.reservations = reservations
         self.table = ProgressTable.from_json(batch.get("progress"))
 
-    def todo(self, record_id: str | None = None, count: int = 1) -> list[dict]:
-        """The batch entries to issue: the named record, or the next ``count`` not issued yet (the log says)."""
+    def todo(self, record_id: str | None = None, count: int = 1, *, reissue: bool = False) -> list[dict]:
+        """The batch entries to issue: the named record, or the next ``count`` not issued yet (the log says; with
+        a server, the server reserves them). A record the log shows issued is refused unless ``reissue`` (a lost
+        or broken card replaced)."""
         if record_id:
-            self._local_todo(record_id, 1)  # a record that is not in the batch is refused here, server or not
+            self._local_todo(record_id, 1, reissue=reissue)  # not in the batch, or issued here: refused first
         if self.reservations is not None:
-            return self.reservations.todo(record_id, count, self._local_todo)
-        return self._local_todo(record_id, count)
+            return self.reservations.todo(record_id, count, lambda rid, n: self._local_todo(rid, n, reissue=reissue))
+        return self._local_todo(record_id, count, reissue=reissue)
 
-    def _local_todo(self, record_id: str | None, count: int) -> list[dict]:
+    def _local_todo(self, record_id: str | None, count: int, *, reissue: bool = False) -> list[dict]:
         bundles = self.batch["bundles"]
         if record_id:
             chosen = [b for b in bundles if b["record_id"] == record_id]
             if not chosen:
                 raise UsageError(f"record {record_id!r} is not in the batch")
+            issued = [e for e in self.log.entries(record_id) if e.result == "issued"
+                      and e.profile == self.batch["profile"] and e.sequence == self.batch["sequence"]]
+            if issued and not reissue:
+                raise UsageError(f"record {record_id} was issued already, onto card {issued[-1].card_id} at "
+                                 f"{issued[-1].time} (`cardsmith issuance log`): give --reissue to issue it "
+                                 "again onto another card")
             return chosen
         done = self.log.issued_records(self.batch["profile"], self.batch["sequence"])
         chosen = [b for b in bundles if b["record_id"] not in done][:count]
@@ -123,7 +134,8 @@ class IssuingStation:
                 session.clear_if_part_run()
             card_id = card.info().card_id
             try:
-                outcome = session.issue(envelope, self.table)
+                outcome = session.issue(envelope, self.table, record_id=record_id, holds=lambda cid: (
+                    self.log.interrupted_on(cid, self.batch["profile"], self.batch["sequence"])))
             except CardRemovedError:
                 self._log(card_id, record_id, "interrupted", actions=[])
                 raise CardRemovedError(
@@ -138,10 +150,36 @@ class IssuingStation:
                           start.describe() if start else None, outcome.exchanges)
 
     def run(self, todo: list[dict], *, clear_first: bool = False,
-            before_card: Callable[[int, dict], None] | None = None) -> Iterator[CardResult]:
-        """Issues each entry in turn; ``before_card(n, entry)`` runs before every card after the first (the
-        technician swaps cards there)."""
+            before_card: Callable[[int, dict, CardResult], None] | None = None) -> Iterator[CardResult]:
+        """Issues each entry in turn; ``before_card(n, entry, previous)`` runs before every card after the first
+        (the technician swaps cards there: :meth:`wait_for_next`)."""
+        previous: CardResult | None = None
         for n, entry in enumerate(todo):
-            if n and before_card:
-                before_card(n, entry)
-            yield self.issue_one(entry, clear_first=clear_first)
+            if previous is not None and before_card:
+                before_card(n, entry, previous)
+            previous = self.issue_one(entry, clear_first=clear_first)
+            yield previous
+
+    def wait_for_next(self, events: CardEvents, previous: CardResult, entry: dict, say: Callable[[str], None],
+                      timeout: float) -> None:
+        """The desk's card swap, from card events: the card just done leaves, a card arrives, and it is not the
+        one just done coming back (its card id is read; nothing else is sent). ``say`` tells the technician
+        what to do; a swap that does not happen within ``timeout`` seconds (each step) stops the batch."""
+        def wait(present: bool, what: str) -> None:
+            if not events.wait(present, timeout):
+                raise NoCardError(f"no card {what} {events.name!r} within {timeout:.0f} s: the batch stops before "
+                                  f"record {entry.get('record_id', '(the next)')}; run `cardsmith issue` again to go "
+                                  "on")
+
+        if events.present():
+            say(f"remove card {previous.card_id} ({previous.record_id}, {previous.result})")
+            wait(False, "left")
+        while True:
+            say(f"insert the next blank card for record {entry.get('record_id', '(the next one)')}")
+            wait(True, "arrived in")
+            with self.open_card() as card:
+                card_id = card.info().card_id.hex().upper()
+            if card_id != previous.card_id:
+                return
+            say(f"that is card {card_id} again, the one just done: take it out and insert a blank card")
+            wait(False, "left")

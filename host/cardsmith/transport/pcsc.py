@@ -88,25 +88,32 @@ class PcscTransport:
 
     def _connect(self):  # -> smartcard CardConnection
         """A new connection to the reader's card (a removed card invalidates the old one)."""
+        from smartcard.pcsc.PCSCCardConnection import translateprotocolheader
+
         readers = _pyscard()
         matches = [r for r in readers() if str(r) == self.name]
         if not matches:
             raise ReaderError(f"reader {self.name!r} disappeared: check the cable and `cardsmith readers`")
         conn = matches[0].createConnection()
         conn.connect()
+        # transmit() calls SCardTransmit with these directly: pyscard's connection object adds observers, a
+        # decorator and two list conversions per exchange, a third of the host's cost (docs/benchmarks.md)
+        pcsc_conn = getattr(conn, "component", conn)
+        self._hcard = pcsc_conn.hcard
+        self._pci = translateprotocolheader(pcsc_conn.getProtocol())
         return conn
 
     def transmit(self, apdu: bytes) -> bytes:
-        from smartcard.Exceptions import CardConnectionException
+        from smartcard.scard import SCARD_S_SUCCESS, SCardGetErrorMessage, SCardTransmit
 
-        try:
-            data, sw1, sw2 = self._conn.transmit(list(apdu))
-        except CardConnectionException as exc:
+        hresult, response = SCardTransmit(self._hcard, self._pci, list(apdu))
+        if hresult != SCARD_S_SUCCESS or len(response) < 2:  # no status word: the card lost power mid-command
+            why = SCardGetErrorMessage(hresult) if hresult != SCARD_S_SUCCESS else "no status word"
             raise CardRemovedError(
-                f"the card in {self.name!r} stopped answering ({exc}): it was probably removed; the last "
+                f"the card in {self.name!r} stopped answering ({why.strip()}): it was probably removed; the last "
                 "command's outcome is unknown. Reinsert it and run the operation again"
-            ) from exc
-        return bytes(data) + bytes([sw1, sw2])
+            )
+        return bytes(response)
 
     def reset(self, wait: float = 10.0) -> bytes:
         """Power-cycles the card; waits up to ``wait`` seconds for a card that was pulled to be back."""

@@ -17,6 +17,10 @@ def _sim_readers() -> list[ReaderInfo]:
 
     state = simulator.service_state()
     if not state:
+        dead = simulator.dead_service()
+        if dead:
+            return [ReaderInfo(sim_reader_name(i), "sim", False, None, "simulator service died: `cardsmith sim "
+                               "start` again") for i in range(int(dead.get("cards", DEFAULT_SIM_CARDS)))]
         return [ReaderInfo(sim_reader_name(i), "sim", True, None, "embedded simulator, started on demand")
                 for i in range(DEFAULT_SIM_CARDS)]
     out = []
@@ -95,6 +99,11 @@ def open_reader(spec: str | None = None) -> Transport:
     service = simulator.service_transport(slot)
     if service is not None:
         return service
+    dead = simulator.dead_service()
+    if dead:  # never fall back silently to a fresh card: the user's cards were in that service
+        raise NoReaderError(f"the simulator service (pid {dead.get('pid')}, started {dead.get('started', '?')}) is "
+                            "no longer running, and its cards are gone: `cardsmith sim start` starts new ones "
+                            f"(`cardsmith sim stop` forgets the old one; its log: {simulator.log_file()})")
     return simulator.EphemeralSimulator().transport(slot, owns=True)
 
 

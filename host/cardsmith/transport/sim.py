@@ -82,6 +82,11 @@ class SimTransport:
         self.name = sim_reader_name(slot)
         self._owner = owner  # keeps an ephemeral simulator alive as long as this transport
 
+    @property
+    def ephemeral(self) -> bool:
+        """The card lives only as long as this transport (no `cardsmith sim` service behind it)."""
+        return self._owner is not None
+
     def transmit(self, apdu: bytes) -> bytes:
         return self._conn.request(OP_TRANSMIT, self.slot, apdu)
 

@@ -37,6 +37,10 @@ def classpath(build: str = "prod") -> str:
     """
     override = os.environ.get("CARDSMITH_SIM_CLASSPATH")
     if override:
+        missing = [p for p in override.split(os.pathsep) if p and not Path(p).exists()]
+        if missing:
+            raise EnvironmentProblem(f"the card simulator is not where CARDSMITH_SIM_CLASSPATH points ({missing[0]} "
+                                     "does not exist): fix or unset the variable")
         return override
     root = repo_root()
     jar = root / "build" / ("cardsmith-sim.jar" if build == "prod" else "cardsmith-sim-test.jar")
@@ -127,12 +131,17 @@ class EphemeralSimulator:
         reader.join(START_TIMEOUT)
         if result:
             return _parse_ready(result[0])
+        exited = not reader.is_alive()  # its stdout ended: the JVM quit before READY
         self._proc.kill()
         self._proc.wait()
         self._log.seek(0)
-        err = self._log.read()[-4000:]
+        lines = [line.strip() for line in self._log.read()[-4000:].splitlines() if line.strip()]
         self.stop()
-        raise EnvironmentProblem(f"the card simulator did not start within {START_TIMEOUT:.0f} s: {err.strip()}")
+        why = lines[0] if lines else "no output"  # the JVM's own first line names the problem
+        if exited:
+            raise EnvironmentProblem(f"the card simulator exited at start ({why}): run `make setup` and check "
+                                     "CARDSMITH_SIM_CLASSPATH")
+        raise EnvironmentProblem(f"the card simulator did not start within {START_TIMEOUT:.0f} s ({why})")
 
     def transport(self, slot: int = 0, owns: bool = False) -> SimTransport:
         return SimTransport(SimConnection(self.port), slot, owner=self if owns else None)
@@ -180,8 +189,7 @@ def service_state() -> dict | None:
     except (OSError, ValueError):
         return None
     if not _alive(int(state.get("pid", 0))):
-        path.unlink(missing_ok=True)
-        return None
+        return None  # dead: the state file stays, so that commands report it (dead_service) until sim stop/start
     try:
         conn = SimConnection(int(state["port"]), timeout=5)
         try:
@@ -191,6 +199,15 @@ def service_state() -> dict | None:
     except Exception:
         return None
     return state
+
+
+def dead_service() -> dict | None:
+    """The state of a service that was started and is no longer answering (its cards are gone), or None."""
+    try:
+        state = json.loads(state_file().read_text())
+    except (OSError, ValueError):
+        return None
+    return None if service_state() else state
 
 
 def start_service(options: SimOptions) -> dict:
@@ -214,7 +231,9 @@ def start_service(options: SimOptions) -> dict:
                 state_file().write_text(json.dumps(state, indent=2))
                 return state
         if proc.poll() is not None:
-            raise EnvironmentProblem(f"the card simulator exited at start; its log ({log}):\n{text}")
+            first = next((line.strip() for line in text.splitlines() if line.strip()), "no output")
+            raise EnvironmentProblem(f"the card simulator exited at start ({first}): run `make setup`; "
+                                     f"its whole log: {log}")
         time.sleep(0.1)
     proc.kill()
     raise EnvironmentProblem(f"the card simulator did not start within {START_TIMEOUT:.0f} s; see {log}")
