@@ -179,12 +179,10 @@ def test_unfinished_restore_can_be_discarded(card: Card, tmp_path: Path) -> None
         BackupSession(card).discard_unfinished()
 
 
-def test_zeroing_a_value_region_after_restore_survives_a_tear_at_every_step(card: Card, tmp_path: Path,
-                                                                            transport_kind: str) -> None:
+def test_zeroing_a_value_region_after_restore_survives_a_tear_at_every_step(card: Card, tmp_path: Path) -> None:
     """The value region a restore marked zero-pending is zeroed page by page before its first use (each page
     one transaction, so a commit buffer far smaller than the region suffices) and the flag clears last: a
     tear anywhere leaves the flag set, the other regions as restored, and the next use zeroes it all."""
-    skip_tears_over_pcsc(transport_kind, "tear")
     blobs, expected = _restore_scene(card, tmp_path)
     DataAreaSession(card).write(2, 0, b"\x77" * 512)  # the purse is not in the chain any more: value lost
     BackupSession(card).restore_chain(blobs)
