@@ -113,8 +113,11 @@ def test_issue_reserves_on_the_server_and_an_offline_desk_syncs_with_conflicts_r
         (view,) = [v for v in http.get("/v1/batches").json() if v["profile"] == "staff"]
         assert view["counts"] == {"free": 2, "reserved": 0, "issued": 1}
 
-    # the server never issues a record twice: --record A1 at desk a is refused before the card is touched
-    twice = run(a, "-r", "sim 3", "issue", str(batch), "--record", "A1")
+    # the server never issues a record twice: --record A1 at desk a is refused before the card is touched (the
+    # desk's own log refuses it first; with --reissue past that, the server refuses it)
+    local = run(a, "-r", "sim 3", "issue", str(batch), "--record", "A1")
+    assert local.returncode == exitcodes.EXIT_USAGE and "--reissue" in local.stderr
+    twice = run(a, "-r", "sim 3", "issue", str(batch), "--record", "A1", "--reissue")
     assert twice.returncode == exitcodes.EXIT_BAD_DATA and f"issued onto card {card0} already" in twice.stderr
     assert _json(run(a, "-r", "sim 3", "--json", "bundle-status"))["status"] == "EMPTY"
 

@@ -199,7 +199,11 @@ def pin_change(settings: Settings, old: str | None, new: str | None) -> None:
 @click.option("--new", "value", help="New PIN (else $CARDSMITH_PIN, else asked).")
 @pass_settings
 def pin_reset(settings: Settings, value: str | None) -> None:
-    """Set a new PIN and give every try back (unblocks): needs --as with permission pin_reset."""
+    """Set a new PIN and give every try back (unblocks): needs --as with permission pin_reset.
+
+    \b
+    Example:  cardsmith --as desk1.cert pin reset
+    """
     with _session(settings) as kc:
         kc.reset_pin(_pin(value, "new PIN"))
     settings.emit({"reset": True}, "PIN reset: every try is back")

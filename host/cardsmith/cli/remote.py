@@ -14,7 +14,11 @@ from .context import Settings, pass_settings
 @dir_option
 @pass_settings
 def sync(settings: Settings, directory: Path | None) -> None:
-    """Upload this station's backups the server lacks and the issuance outcomes it has not heard yet."""
+    """Upload this station's backups the server lacks and the issuance outcomes it has not heard yet.
+
+    \b
+    Example:  CARDSMITH_SERVER=http://issuer.example:8470 cardsmith sync
+    """
     from ..backup import default_dir, open_catalogue
     from ..remote import Outbox
     from ..remote import sync as run

@@ -30,7 +30,11 @@ def server() -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server processes sharing the port (use PostgreSQL for more than one machine).")
 def run(db_url: str | None, listen: str, workers: int) -> None:
-    """Serve the API and the operator page until stopped (one JSON log line per request on stderr)."""
+    """Serve the API and the operator page until stopped (one JSON log line per request on stderr).
+
+    \b
+    Example:  cardsmith server run --db postgresql+psycopg://cardsmith@127.0.0.1/cardsmith --listen 0.0.0.0:8470
+    """
     _server().run(db_url, listen, workers)
 
 
@@ -46,7 +50,11 @@ def key() -> None:
 @click.option("--name", required=True, help="Who holds it: the desk or terminal.")
 @pass_settings
 def key_add(settings: Settings, db_url: str | None, issuer: str, role: str, name: str) -> None:
-    """Grant a key (printed once; only its hash is kept)."""
+    """Grant a key (printed once; only its hash is kept).
+
+    \b
+    Example:  cardsmith server key add --issuer acme --role station --name desk-1
+    """
     granted = _server().add_key(db_url, issuer, role, name)
     settings.emit(granted, f"{granted['role']} key {granted['key_id']} for {granted['issuer']} ({granted['name']}):\n"
                   f"{granted['key']}\nshown once: keep it in the station's CARDSMITH_SERVER_KEY")

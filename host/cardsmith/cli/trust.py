@@ -44,7 +44,11 @@ def issuer() -> None:
               help="Where to write the root key (encrypted PKCS#8; never overwritten).")
 @pass_settings
 def init(settings: Settings, key_path: Path) -> None:
-    """Create the issuer's root key (P-256). Passphrase: $CARDSMITH_ISSUER_PASSPHRASE, else asked."""
+    """Create the issuer's root key (P-256). Passphrase: $CARDSMITH_ISSUER_PASSPHRASE, else asked.
+
+    \b
+    Example:  cardsmith issuer init --key issuer.key
+    """
     from ..trust.issuer import init_issuer
 
     made = init_issuer(key_path, passphrase(ISSUER_PASSPHRASE, "the new issuer key", confirm=True))
@@ -66,7 +70,11 @@ def init(settings: Settings, key_path: Path) -> None:
 @pass_settings
 def certify(settings: Settings, key_path: Path, role: str, permissions: str, days: int, holder_key: Path,
             holder_id: str | None, out: Path) -> None:
-    """Certify a station's, terminal's or service's key for sessions with the given permissions."""
+    """Certify a station's, terminal's or service's key for sessions with the given permissions.
+
+    \b
+    Example:  cardsmith issuer certify --key issuer.key --permissions write,value --holder-key d1.key --out d1.cert
+    """
     from ..core.keys import parse_hex
     from ..protocol.codes import CARD_ID_LENGTH
     from ..trust.certificate import parse_permissions
@@ -86,7 +94,11 @@ def certify(settings: Settings, key_path: Path, role: str, permissions: str, day
 @click.argument("certificate", type=click.Path(path_type=Path))
 @pass_settings
 def show(settings: Settings, certificate: Path) -> None:
-    """Show a certificate file and check its signature against the issuer key it carries."""
+    """Show a certificate file and check its signature against the issuer key it carries.
+
+    \b
+    Example:  cardsmith issuer show desk1.cert
+    """
     from ..trust.credential import inspect
 
     cert, verdict = inspect(certificate)
@@ -99,7 +111,11 @@ def show(settings: Settings, certificate: Path) -> None:
 @click.option("--key", "key_path", type=click.Path(path_type=Path), required=True, help="The issuer's root key.")
 @pass_settings
 def enrol(settings: Settings, key_path: Path) -> None:
-    """Set the issuer key on an INSTALLED card and certify the card's own key (it can then prove it is genuine)."""
+    """Set the issuer key on an INSTALLED card and certify the card's own key (it can then prove it is genuine).
+
+    \b
+    Example:  cardsmith -r "sim 1" issuer enrol --key issuer.key
+    """
     from ..trust.issuer import enrol_card, load_issuer
 
     root = load_issuer(key_path, passphrase(ISSUER_PASSPHRASE, f"the issuer key {key_path}"))

@@ -125,7 +125,8 @@ def read_records(path: Path | str) -> list[dict[str, str]]:
     for line, row in enumerate(table[1:], 2):
         if len(row) != len(header):
             raise UsageError(f"{path}: row {line} has {len(row)} fields where the header has {len(header)} "
-                             f"({', '.join(header)}); fill every column (quote fields that hold commas)")
+                             f"({', '.join(map(repr, header))}); fill every column (quote fields that hold "
+                             "commas)")
         rows.append(dict(zip(header, row, strict=True)))
     return rows
 
