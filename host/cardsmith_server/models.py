@@ -146,3 +146,76 @@ class LogEntry(BaseModel):
     station: str
     result: Literal["issued", "rejected", "interrupted"]
     detail: str | None
+
+
+# ---------------------------------------------------------------- usage records
+
+TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+EVENT = r"^[a-z][a-z0-9_.-]{0,31}$"
+MAX_USAGE_BATCH = 1000
+
+
+class UsageIn(BaseModel):
+    """One use of a card as a terminal saw it. (card_id, counter) names it: the card's own usage counter."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["cardsmith-usage/1"] = "cardsmith-usage/1"
+    card_id: str = Field(pattern=CARD_ID)
+    counter: int = Field(ge=0, le=0xFFFFFFFF, description="The card's usage counter, one more for every use")
+    time: str = Field(pattern=TIME, description="The terminal's clock, ISO 8601 with its offset")
+    event: str = Field(pattern=EVENT, description="What happened, e.g. `entry`, `payment`")
+    data: dict[str, Any] = Field(default_factory=dict, description="Details of the event, as the terminal saw them")
+    signature: str | None = Field(None, pattern=HEX, max_length=1024,
+                                  description="The card's signature over the record's signed bytes (docs/server.md);"
+                                              " kept, and checked once the server knows the card keys")
+
+
+class UsageBatchIn(BaseModel):
+    records: list[UsageIn] = Field(min_length=1, max_length=MAX_USAGE_BATCH)
+
+
+class UsageRefused(BaseModel):
+    index: int = Field(description="The record's place in the uploaded batch")
+    card_id: str
+    counter: int
+    reason: str
+
+
+class UsageUploadOut(BaseModel):
+    stored: int = Field(description="Records stored by this upload")
+    repeated: int = Field(description="Records identical to ones stored already: nothing stored twice")
+    unverified: int = Field(description="Of those stored, how many carry no checked signature")
+    refused: list[UsageRefused]
+
+
+class UsageRecord(BaseModel):
+    id: int
+    card_id: str
+    counter: int
+    format: str
+    time: str
+    event: str
+    data: dict[str, Any]
+    signature: str | None
+    verification: Literal["verified", "unverified"]
+    terminal: str
+    received: str
+
+
+class UsageCard(BaseModel):
+    card_id: str
+    records: int
+    first: int = Field(description="The lowest counter received")
+    last: int = Field(description="The highest counter received")
+    missing: int = Field(description="Counters between first and last with no record")
+    unverified: int
+
+
+class UsageGap(BaseModel):
+    after: int
+    before: int
+    missing: int
+
+
+class UsageCardView(UsageCard):
+    gaps: list[UsageGap] = Field(description="Runs of missing counters, lowest first (at most 1000 listed)")

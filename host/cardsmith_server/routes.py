@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from . import auth, catalogue, issuance
+from . import auth, catalogue, issuance, usage
 from .db import current_revision, head_revision
 from .errors import ApiError, Conflict, Forbidden
 from .models import (
@@ -33,6 +33,11 @@ from .models import (
     ReportOut,
     Reservation,
     ReserveIn,
+    UsageBatchIn,
+    UsageCard,
+    UsageCardView,
+    UsageRecord,
+    UsageUploadOut,
     WhoAmI,
 )
 
@@ -88,6 +93,7 @@ def role(*allowed: str) -> Callable[..., auth.Principal]:
 Admin = Annotated[auth.Principal, Depends(role("admin"))]
 Station = Annotated[auth.Principal, Depends(role("station"))]
 Reader = Annotated[auth.Principal, Depends(role("admin", "station"))]
+Terminal = Annotated[auth.Principal, Depends(role("terminal"))]
 Anyone = Annotated[auth.Principal, Depends(role("admin", "station", "terminal"))]
 Digest = Annotated[str, Path(pattern=DIGEST, description="SHA-256 of the backup file, hex")]
 CardId = Annotated[str, Path(pattern=CARD_ID)]
@@ -230,3 +236,36 @@ def post_report(request: Request, reservation: Annotated[str, Path(pattern=r"^[0
 @router.get("/v1/batches/{batch_id}/log", response_model=list[LogEntry], responses=ERRORS, tags=["issuance"])
 def get_log(request: Request, batch_id: BatchId, who: Reader) -> list[dict]:
     return _tx(request, lambda conn: issuance.log(conn, who, batch_id))
+
+
+# ---------------------------------------------------------------- usage records
+
+
+@router.post("/v1/usage", response_model=UsageUploadOut, responses={**ERRORS, 422: {"model": Problem}},
+             tags=["usage"])
+def post_usage(request: Request, body: UsageBatchIn, who: Terminal) -> dict:
+    """Uploads a batch of usage records. Safe to repeat: a record stored already is counted `repeated`; a
+    different record under a stored (card, counter) is listed in `refused` and the stored one stays."""
+    records = [r.model_dump() for r in body.records]
+    return _tx(request, lambda conn: usage.upload(conn, who, records, request.app.state.usage_verifier))
+
+
+@router.get("/v1/usage", response_model=list[UsageRecord], responses=ERRORS, tags=["usage"])
+def list_usage(request: Request, who: Reader, card_id: Annotated[str | None, Query(pattern=CARD_ID)] = None,
+               limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+               after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> list[dict]:
+    """Usage records in the order received; `after` is the last `id` seen."""
+    return _tx(request, lambda conn: usage.entries(conn, who, card_id, limit, after))
+
+
+@router.get("/v1/usage/cards", response_model=list[UsageCard], responses=ERRORS, tags=["usage"])
+def list_usage_cards(request: Request, who: Reader, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+                     after: Annotated[str, Query(pattern=r"^[0-9A-Fa-f]{0,16}$")] = "") -> list[dict]:
+    """One line per card with usage records: counts and missing counters (`after` is the last card id seen)."""
+    return _tx(request, lambda conn: usage.cards(conn, who, limit, after))
+
+
+@router.get("/v1/usage/cards/{card_id}", response_model=UsageCardView, responses=ERRORS, tags=["usage"])
+def usage_card(request: Request, card_id: CardId, who: Reader) -> dict:
+    """One card's usage summary and the gaps in its counter."""
+    return _tx(request, lambda conn: usage.card(conn, who, card_id))

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 def test_health_and_readiness_answer_without_a_key(deployment) -> None:
     assert httpx.get(f"{deployment.server.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{deployment.server.url}/readyz").json()
-    assert ready["status"] == "ready" and ready["schema_revision"] == "0001"
+    assert ready["status"] == "ready" and ready["schema_revision"] == "0002"
     assert ready["database"] == deployment.db_url.split(":")[0]
 
 
