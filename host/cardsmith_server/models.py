@@ -219,3 +219,28 @@ class UsageGap(BaseModel):
 
 class UsageCardView(UsageCard):
     gaps: list[UsageGap] = Field(description="Runs of missing counters, lowest first (at most 1000 listed)")
+
+
+# ---------------------------------------------------------------- deny list
+
+
+class DenyIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, pattern=r"^[^\x00]*$", description="Why (lost, stolen, ...)")
+
+
+class DenyEntry(BaseModel):
+    kind: Literal["card", "cert"]
+    value: str = Field(description="Card number (16 hex digits) or certificate serial (hex), upper case")
+    reason: str
+    active: bool
+    version: int = Field(description="The deny-list version of the entry's last change")
+    changed: str
+    changed_by: str
+
+
+class DenyList(BaseModel):
+    version: int = Field(description="The issuer's deny-list version; the answer's ETag is it, quoted")
+    since: int | None
+    full: bool = Field(description="True: `entries` is the whole list; false: only the changes after `since`")
+    entries: list[DenyEntry] = Field(description="Entries denied (added or changed)")
+    removed: list[DenyEntry] = Field(description="Entries taken off the list after `since`")

@@ -4,15 +4,15 @@ catalogue.py / issuance.py / auth.py; every query is scoped to the caller's issu
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from . import auth, catalogue, issuance, usage
+from . import auth, catalogue, deny, issuance, usage
 from .db import current_revision, head_revision
 from .errors import ApiError, Conflict, Forbidden
 from .models import (
@@ -23,6 +23,9 @@ from .models import (
     BatchView,
     CardSummary,
     Chain,
+    DenyEntry,
+    DenyIn,
+    DenyList,
     Health,
     KeyIn,
     KeyOut,
@@ -269,3 +272,38 @@ def list_usage_cards(request: Request, who: Reader, limit: Annotated[int, Query(
 def usage_card(request: Request, card_id: CardId, who: Reader) -> dict:
     """One card's usage summary and the gaps in its counter."""
     return _tx(request, lambda conn: usage.card(conn, who, card_id))
+
+
+# ---------------------------------------------------------------- deny list
+
+DenyKind = Annotated[Literal["card", "cert"], Path(description="card: a card number; cert: a certificate serial")]
+DenyValue = Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{1,40}$", description="Hex: 16 digits for a card")]
+
+
+@router.put("/v1/deny/{kind}/{value}", response_model=DenyEntry, status_code=201, tags=["deny list"],
+            responses={200: {"model": DenyEntry, "description": "Already on the list with this reason"},
+                       422: {"model": Problem}, **ERRORS})
+def put_deny(request: Request, kind: DenyKind, value: DenyValue, body: DenyIn, who: Admin) -> Any:
+    """Puts a card number or certificate serial on the deny list (or changes its reason)."""
+    entry, changed = _tx(request, lambda conn: deny.put(conn, who, kind, value, body.reason))
+    return JSONResponse(entry, status_code=201 if changed else 200)
+
+
+@router.delete("/v1/deny/{kind}/{value}", response_model=DenyEntry, responses={422: {"model": Problem}, **ERRORS},
+               tags=["deny list"])
+def delete_deny(request: Request, kind: DenyKind, value: DenyValue, who: Admin) -> dict:
+    """Takes an entry off the deny list (terminals learn it as `removed`)."""
+    return _tx(request, lambda conn: deny.remove(conn, who, kind, value))
+
+
+@router.get("/v1/deny", response_model=DenyList, tags=["deny list"],
+            responses={304: {"description": "Nothing changed since the version in If-None-Match"}, **ERRORS})
+def get_deny(request: Request, who: Anyone, since: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+             if_none_match: Annotated[str | None, Header(max_length=64)] = None) -> Any:
+    """The deny list, or its changes after version `since`. The ETag is the version: with If-None-Match a
+    terminal that is current gets 304 and no body."""
+    answer = _tx(request, lambda conn: deny.listing(conn, who, since))
+    etag = f'"{answer["version"]}"'
+    if if_none_match is not None and etag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(answer, headers={"ETag": etag})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -34,8 +35,12 @@ def test_every_request_is_one_json_log_line_without_the_key(deployment) -> None:
     with client(deployment.server, deployment.station) as http:
         assert http.get("/v1/whoami").status_code == 200
         assert http.get("/v1/batches/999999").status_code == 404
-    lines = [json.loads(line) for line in deployment.server.log_lines() if line.startswith("{")]
-    mine = [entry for entry in lines if entry["path"] in ("/v1/whoami", "/v1/batches/999999")]
+    for _ in range(50):  # the line is written just after the answer is sent: wait for it, at most 5 s
+        lines = [json.loads(line) for line in deployment.server.log_lines() if line.startswith("{")]
+        mine = [entry for entry in lines if entry["path"] in ("/v1/whoami", "/v1/batches/999999")]
+        if mine and mine[-1]["path"] == "/v1/batches/999999":
+            break
+        time.sleep(0.1)
     assert [(e["method"], e["status"]) for e in mine[-2:]] == [("GET", 200), ("GET", 404)]
     key_id = deployment.station.split("_")[1]
     assert mine[-1]["key"] == key_id and {"ts", "ms", "in"} <= set(mine[-1])
