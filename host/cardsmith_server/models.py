@@ -9,11 +9,19 @@ from pydantic import BaseModel, ConfigDict, Field
 CARD_ID = r"^[0-9A-Fa-f]{16}$"
 DIGEST = r"^[0-9a-f]{64}$"
 HEX = r"^([0-9A-Fa-f]{2})+$"
+TEXT = r"^[^\x00]*$"  # PostgreSQL text holds no NUL character
 Role = Literal["admin", "station", "terminal"]
 
 
 class Problem(BaseModel):
     detail: str
+
+
+class Unprocessable(BaseModel):
+    """422: the body or a parameter is malformed (a list of the fields that fail, from validation) or its
+    content fails one of the server's checks (a sentence)."""
+
+    detail: str | list[dict[str, Any]]
 
 
 class Health(BaseModel):
@@ -35,7 +43,7 @@ class WhoAmI(BaseModel):
 
 class KeyIn(BaseModel):
     role: Role
-    name: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=128, pattern=TEXT)
 
 
 class KeyOut(BaseModel):
@@ -77,7 +85,7 @@ class CardSummary(BaseModel):
 
 class BundleIn(BaseModel):
     model_config = ConfigDict(extra="allow")
-    record_id: str = Field(min_length=1, max_length=128)
+    record_id: str = Field(min_length=1, max_length=128, pattern=TEXT)
     bundle: str = Field(pattern=HEX, max_length=200000)
     card_id: str | None = Field(None, pattern=CARD_ID)
 
@@ -86,8 +94,8 @@ class BatchIn(BaseModel):
     """A batch as `cardsmith prepare` writes it."""
 
     model_config = ConfigDict(extra="allow")
-    format: str = Field(max_length=64)
-    profile: str = Field(min_length=1, max_length=128)
+    format: str = Field(max_length=64, pattern=TEXT)
+    profile: str = Field(min_length=1, max_length=128, pattern=TEXT)
     sequence: int = Field(ge=0, le=0xFFFFFFFF)
     steps: list[str] = Field(default_factory=list, max_length=10000)
     progress: dict[str, Any] | None = None
@@ -113,7 +121,8 @@ class BatchView(BaseModel):
 
 
 class ReserveIn(BaseModel):
-    record_id: str | None = Field(None, min_length=1, max_length=128, description="This record (issue --record)")
+    record_id: str | None = Field(None, min_length=1, max_length=128, pattern=TEXT,
+                                     description="This record (issue --record)")
 
 
 class Reservation(BaseModel):
@@ -129,7 +138,7 @@ class Reservation(BaseModel):
 class ReportIn(BaseModel):
     card_id: str = Field(pattern=CARD_ID)
     result: Literal["issued", "rejected", "interrupted"]
-    detail: str | None = Field(None, max_length=2000)
+    detail: str | None = Field(None, max_length=2000, pattern=TEXT)
 
 
 class ReportOut(BaseModel):
@@ -225,7 +234,7 @@ class UsageCardView(UsageCard):
 
 
 class DenyIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=500, pattern=r"^[^\x00]*$", description="Why (lost, stolen, ...)")
+    reason: str = Field(min_length=1, max_length=500, pattern=TEXT, description="Why (lost, stolen, ...)")
 
 
 class DenyEntry(BaseModel):

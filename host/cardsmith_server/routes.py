@@ -36,6 +36,7 @@ from .models import (
     ReportOut,
     Reservation,
     ReserveIn,
+    Unprocessable,
     UsageBatchIn,
     UsageCard,
     UsageCardView,
@@ -150,6 +151,9 @@ def list_keys(request: Request, who: Admin) -> list[dict]:
 def revoke_key(request: Request, key_id: Annotated[str, Path(max_length=32)], who: Admin) -> Response:
     from .errors import NotFound
 
+    if key_id == who.key_id:
+        raise Conflict("an admin key cannot revoke itself (it would lock its holder out): revoke it with another "
+                       "admin key (`cardsmith server key add --role admin` grants one on the server machine)")
     if not _tx(request, lambda conn: auth.revoke(conn, who.issuer, key_id)):
         raise NotFound(f"no key {key_id} in issuer {who.issuer}")
     return Response(status_code=204)
@@ -163,7 +167,7 @@ UPLOAD = {"requestBody": {"required": True, "content": {"application/octet-strea
 
 @router.put("/v1/backups/{digest}", response_model=BackupEntry, status_code=201, tags=["backups"],
             responses={200: {"model": BackupEntry, "description": "Already catalogued: nothing changed"},
-                       400: {"model": Problem}, 422: {"model": Problem}, **ERRORS}, openapi_extra=UPLOAD)
+                       400: {"model": Problem}, 422: {"model": Unprocessable}, **ERRORS}, openapi_extra=UPLOAD)
 async def put_backup(request: Request, digest: Digest, who: Station) -> Any:
     """Uploads one encrypted backup file under its SHA-256. Idempotent; never overwrites a catalogued backup."""
     data = await request.body()
@@ -174,7 +178,7 @@ async def put_backup(request: Request, digest: Digest, who: Station) -> Any:
 @router.get("/v1/backups", response_model=list[BackupEntry], responses=ERRORS, tags=["backups"])
 def list_backups(request: Request, who: Reader, card_id: Annotated[str | None, Query(pattern=CARD_ID)] = None,
                  limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-                 after: Annotated[int, Query(ge=0, le=2**31)] = 0) -> list[dict]:
+                 after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> list[dict]:
     return _tx(request, lambda conn: catalogue.entries(conn, who, card_id, limit, after))
 
 
@@ -213,7 +217,7 @@ def get_batches(request: Request, who: Reader) -> list[dict]:
     return _tx(request, lambda conn: issuance.list_batches(conn, who))
 
 
-BatchId = Annotated[int, Path(ge=1, le=2**31)]
+BatchId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/v1/batches/{batch_id}", response_model=BatchView, responses=ERRORS, tags=["issuance"])
@@ -244,7 +248,7 @@ def get_log(request: Request, batch_id: BatchId, who: Reader) -> list[dict]:
 # ---------------------------------------------------------------- usage records
 
 
-@router.post("/v1/usage", response_model=UsageUploadOut, responses={**ERRORS, 422: {"model": Problem}},
+@router.post("/v1/usage", response_model=UsageUploadOut, responses={**ERRORS, 422: {"model": Unprocessable}},
              tags=["usage"])
 def post_usage(request: Request, body: UsageBatchIn, who: Terminal) -> dict:
     """Uploads a batch of usage records. Safe to repeat: a record stored already is counted `repeated`; a
@@ -282,14 +286,14 @@ DenyValue = Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{1,40}$", description="Hex
 
 @router.put("/v1/deny/{kind}/{value}", response_model=DenyEntry, status_code=201, tags=["deny list"],
             responses={200: {"model": DenyEntry, "description": "Already on the list with this reason"},
-                       422: {"model": Problem}, **ERRORS})
+                       422: {"model": Unprocessable}, **ERRORS})
 def put_deny(request: Request, kind: DenyKind, value: DenyValue, body: DenyIn, who: Admin) -> Any:
     """Puts a card number or certificate serial on the deny list (or changes its reason)."""
     entry, changed = _tx(request, lambda conn: deny.put(conn, who, kind, value, body.reason))
     return JSONResponse(entry, status_code=201 if changed else 200)
 
 
-@router.delete("/v1/deny/{kind}/{value}", response_model=DenyEntry, responses={422: {"model": Problem}, **ERRORS},
+@router.delete("/v1/deny/{kind}/{value}", response_model=DenyEntry, responses={422: {"model": Unprocessable}, **ERRORS},
                tags=["deny list"])
 def delete_deny(request: Request, kind: DenyKind, value: DenyValue, who: Admin) -> dict:
     """Takes an entry off the deny list (terminals learn it as `removed`)."""
