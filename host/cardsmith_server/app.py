@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __doc__ as package_doc
+from . import usage
 from .db import DatabaseUnavailable, make_engine, migrate
 from .errors import ApiError
 from .routes import router
@@ -89,8 +90,10 @@ def _problem(status: int, detail: str, **headers: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
 
 
-def create_app(settings: ServerSettings, *, engine: sa.Engine | None = None) -> FastAPI:
-    """The service for ``settings``; migrates the database first (raises DatabaseUnavailable if it cannot)."""
+def create_app(settings: ServerSettings, *, engine: sa.Engine | None = None,
+               usage_verifier: usage.Verifier = usage.no_card_keys) -> FastAPI:
+    """The service for ``settings``; migrates the database first (raises DatabaseUnavailable if it cannot).
+    ``usage_verifier`` checks every usage record before it is stored (usage.py: the identity issue's hook)."""
     _setup_logging()
     engine = engine or make_engine(settings.db_url)
     migrate(engine)
@@ -98,6 +101,7 @@ def create_app(settings: ServerSettings, *, engine: sa.Engine | None = None) -> 
                   openapi_url="/openapi.json", docs_url=None, redoc_url=None)
     app.state.engine = engine
     app.state.settings = settings
+    app.state.usage_verifier = usage_verifier
     app.include_router(router)
 
     @app.exception_handler(ApiError)

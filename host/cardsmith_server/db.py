@@ -101,6 +101,46 @@ issuance_log = sa.Table(
 )
 
 
+usage_records = sa.Table(
+    "usage_records", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("issuer", sa.String(64), nullable=False),
+    sa.Column("card_id", sa.String(16), nullable=False),
+    sa.Column("counter", sa.BigInteger, nullable=False),  # the card's own usage counter
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("time", sa.String(40), nullable=False),  # the terminal's clock
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),  # JSON object
+    sa.Column("signature", sa.Text, nullable=True),  # hex, the card's signature over usage.signed_bytes()
+    sa.Column("verification", sa.String(16), nullable=False),  # verified, unverified
+    sa.Column("digest", sa.String(64), nullable=False),  # SHA-256 of the canonical record: a repeat or not
+    sa.Column("terminal", sa.String(32), nullable=False),  # key id of the uploading terminal
+    sa.Column("received", sa.String(32), nullable=False),
+    sa.UniqueConstraint("issuer", "card_id", "counter", name="uq_usage_card_counter"),
+)
+
+deny_versions = sa.Table(
+    "deny_versions", metadata,
+    sa.Column("issuer", sa.String(64), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+
+deny_list = sa.Table(
+    "deny_list", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("issuer", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),  # card, cert
+    sa.Column("value", sa.String(64), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),  # the issuer's deny-list version of its last change
+    sa.Column("changed", sa.String(32), nullable=False),
+    sa.Column("changed_by", sa.String(32), nullable=False),
+    sa.UniqueConstraint("issuer", "kind", "value", name="uq_deny_entry"),
+    sa.Index("ix_deny_version", "issuer", "version"),
+)
+
+
 class DatabaseUnavailable(CardsmithError):
     """The server's database cannot be reached or refused the operation (the API answers 503)."""
 

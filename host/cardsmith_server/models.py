@@ -9,11 +9,19 @@ from pydantic import BaseModel, ConfigDict, Field
 CARD_ID = r"^[0-9A-Fa-f]{16}$"
 DIGEST = r"^[0-9a-f]{64}$"
 HEX = r"^([0-9A-Fa-f]{2})+$"
+TEXT = r"^[^\x00]*$"  # PostgreSQL text holds no NUL character
 Role = Literal["admin", "station", "terminal"]
 
 
 class Problem(BaseModel):
     detail: str
+
+
+class Unprocessable(BaseModel):
+    """422: the body or a parameter is malformed (a list of the fields that fail, from validation) or its
+    content fails one of the server's checks (a sentence)."""
+
+    detail: str | list[dict[str, Any]]
 
 
 class Health(BaseModel):
@@ -35,7 +43,7 @@ class WhoAmI(BaseModel):
 
 class KeyIn(BaseModel):
     role: Role
-    name: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=128, pattern=TEXT)
 
 
 class KeyOut(BaseModel):
@@ -77,7 +85,7 @@ class CardSummary(BaseModel):
 
 class BundleIn(BaseModel):
     model_config = ConfigDict(extra="allow")
-    record_id: str = Field(min_length=1, max_length=128)
+    record_id: str = Field(min_length=1, max_length=128, pattern=TEXT)
     bundle: str = Field(pattern=HEX, max_length=200000)
     card_id: str | None = Field(None, pattern=CARD_ID)
 
@@ -86,8 +94,8 @@ class BatchIn(BaseModel):
     """A batch as `cardsmith prepare` writes it."""
 
     model_config = ConfigDict(extra="allow")
-    format: str = Field(max_length=64)
-    profile: str = Field(min_length=1, max_length=128)
+    format: str = Field(max_length=64, pattern=TEXT)
+    profile: str = Field(min_length=1, max_length=128, pattern=TEXT)
     sequence: int = Field(ge=0, le=0xFFFFFFFF)
     steps: list[str] = Field(default_factory=list, max_length=10000)
     progress: dict[str, Any] | None = None
@@ -113,7 +121,8 @@ class BatchView(BaseModel):
 
 
 class ReserveIn(BaseModel):
-    record_id: str | None = Field(None, min_length=1, max_length=128, description="This record (issue --record)")
+    record_id: str | None = Field(None, min_length=1, max_length=128, pattern=TEXT,
+                                     description="This record (issue --record)")
 
 
 class Reservation(BaseModel):
@@ -129,7 +138,7 @@ class Reservation(BaseModel):
 class ReportIn(BaseModel):
     card_id: str = Field(pattern=CARD_ID)
     result: Literal["issued", "rejected", "interrupted"]
-    detail: str | None = Field(None, max_length=2000)
+    detail: str | None = Field(None, max_length=2000, pattern=TEXT)
 
 
 class ReportOut(BaseModel):
@@ -146,3 +155,101 @@ class LogEntry(BaseModel):
     station: str
     result: Literal["issued", "rejected", "interrupted"]
     detail: str | None
+
+
+# ---------------------------------------------------------------- usage records
+
+TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+EVENT = r"^[a-z][a-z0-9_.-]{0,31}$"
+MAX_USAGE_BATCH = 1000
+
+
+class UsageIn(BaseModel):
+    """One use of a card as a terminal saw it. (card_id, counter) names it: the card's own usage counter."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["cardsmith-usage/1"] = "cardsmith-usage/1"
+    card_id: str = Field(pattern=CARD_ID)
+    counter: int = Field(ge=0, le=0xFFFFFFFF, description="The card's usage counter, one more for every use")
+    time: str = Field(pattern=TIME, description="The terminal's clock, ISO 8601 with its offset")
+    event: str = Field(pattern=EVENT, description="What happened, e.g. `entry`, `payment`")
+    data: dict[str, Any] = Field(default_factory=dict, description="Details of the event, as the terminal saw them")
+    signature: str | None = Field(None, pattern=HEX, max_length=1024,
+                                  description="The card's signature over the record's signed bytes (docs/server.md);"
+                                              " kept, and checked once the server knows the card keys")
+
+
+class UsageBatchIn(BaseModel):
+    records: list[UsageIn] = Field(min_length=1, max_length=MAX_USAGE_BATCH)
+
+
+class UsageRefused(BaseModel):
+    index: int = Field(description="The record's place in the uploaded batch")
+    card_id: str
+    counter: int
+    reason: str
+
+
+class UsageUploadOut(BaseModel):
+    stored: int = Field(description="Records stored by this upload")
+    repeated: int = Field(description="Records identical to ones stored already: nothing stored twice")
+    unverified: int = Field(description="Of those stored, how many carry no checked signature")
+    refused: list[UsageRefused]
+
+
+class UsageRecord(BaseModel):
+    id: int
+    card_id: str
+    counter: int
+    format: str
+    time: str
+    event: str
+    data: dict[str, Any]
+    signature: str | None
+    verification: Literal["verified", "unverified"]
+    terminal: str
+    received: str
+
+
+class UsageCard(BaseModel):
+    card_id: str
+    records: int
+    first: int = Field(description="The lowest counter received")
+    last: int = Field(description="The highest counter received")
+    missing: int = Field(description="Counters between first and last with no record")
+    unverified: int
+
+
+class UsageGap(BaseModel):
+    after: int
+    before: int
+    missing: int
+
+
+class UsageCardView(UsageCard):
+    gaps: list[UsageGap] = Field(description="Runs of missing counters, lowest first (at most 1000 listed)")
+
+
+# ---------------------------------------------------------------- deny list
+
+
+class DenyIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, pattern=TEXT, description="Why (lost, stolen, ...)")
+
+
+class DenyEntry(BaseModel):
+    kind: Literal["card", "cert"]
+    value: str = Field(description="Card number (16 hex digits) or certificate serial (hex), upper case")
+    reason: str
+    active: bool
+    version: int = Field(description="The deny-list version of the entry's last change")
+    changed: str
+    changed_by: str
+
+
+class DenyList(BaseModel):
+    version: int = Field(description="The issuer's deny-list version; the answer's ETag is it, quoted")
+    since: int | None
+    full: bool = Field(description="True: `entries` is the whole list; false: only the changes after `since`")
+    entries: list[DenyEntry] = Field(description="Entries denied (added or changed)")
+    removed: list[DenyEntry] = Field(description="Entries taken off the list after `since`")

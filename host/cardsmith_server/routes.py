@@ -4,15 +4,15 @@ catalogue.py / issuance.py / auth.py; every query is scoped to the caller's issu
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from . import auth, catalogue, issuance
+from . import auth, catalogue, deny, issuance, usage
 from .db import current_revision, head_revision
 from .errors import ApiError, Conflict, Forbidden
 from .models import (
@@ -23,6 +23,9 @@ from .models import (
     BatchView,
     CardSummary,
     Chain,
+    DenyEntry,
+    DenyIn,
+    DenyList,
     Health,
     KeyIn,
     KeyOut,
@@ -33,6 +36,12 @@ from .models import (
     ReportOut,
     Reservation,
     ReserveIn,
+    Unprocessable,
+    UsageBatchIn,
+    UsageCard,
+    UsageCardView,
+    UsageRecord,
+    UsageUploadOut,
     WhoAmI,
 )
 
@@ -88,6 +97,7 @@ def role(*allowed: str) -> Callable[..., auth.Principal]:
 Admin = Annotated[auth.Principal, Depends(role("admin"))]
 Station = Annotated[auth.Principal, Depends(role("station"))]
 Reader = Annotated[auth.Principal, Depends(role("admin", "station"))]
+Terminal = Annotated[auth.Principal, Depends(role("terminal"))]
 Anyone = Annotated[auth.Principal, Depends(role("admin", "station", "terminal"))]
 Digest = Annotated[str, Path(pattern=DIGEST, description="SHA-256 of the backup file, hex")]
 CardId = Annotated[str, Path(pattern=CARD_ID)]
@@ -141,6 +151,9 @@ def list_keys(request: Request, who: Admin) -> list[dict]:
 def revoke_key(request: Request, key_id: Annotated[str, Path(max_length=32)], who: Admin) -> Response:
     from .errors import NotFound
 
+    if key_id == who.key_id:
+        raise Conflict("an admin key cannot revoke itself (it would lock its holder out): revoke it with another "
+                       "admin key (`cardsmith server key add --role admin` grants one on the server machine)")
     if not _tx(request, lambda conn: auth.revoke(conn, who.issuer, key_id)):
         raise NotFound(f"no key {key_id} in issuer {who.issuer}")
     return Response(status_code=204)
@@ -154,7 +167,7 @@ UPLOAD = {"requestBody": {"required": True, "content": {"application/octet-strea
 
 @router.put("/v1/backups/{digest}", response_model=BackupEntry, status_code=201, tags=["backups"],
             responses={200: {"model": BackupEntry, "description": "Already catalogued: nothing changed"},
-                       400: {"model": Problem}, 422: {"model": Problem}, **ERRORS}, openapi_extra=UPLOAD)
+                       400: {"model": Problem}, 422: {"model": Unprocessable}, **ERRORS}, openapi_extra=UPLOAD)
 async def put_backup(request: Request, digest: Digest, who: Station) -> Any:
     """Uploads one encrypted backup file under its SHA-256. Idempotent; never overwrites a catalogued backup."""
     data = await request.body()
@@ -165,7 +178,7 @@ async def put_backup(request: Request, digest: Digest, who: Station) -> Any:
 @router.get("/v1/backups", response_model=list[BackupEntry], responses=ERRORS, tags=["backups"])
 def list_backups(request: Request, who: Reader, card_id: Annotated[str | None, Query(pattern=CARD_ID)] = None,
                  limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-                 after: Annotated[int, Query(ge=0, le=2**31)] = 0) -> list[dict]:
+                 after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> list[dict]:
     return _tx(request, lambda conn: catalogue.entries(conn, who, card_id, limit, after))
 
 
@@ -204,7 +217,7 @@ def get_batches(request: Request, who: Reader) -> list[dict]:
     return _tx(request, lambda conn: issuance.list_batches(conn, who))
 
 
-BatchId = Annotated[int, Path(ge=1, le=2**31)]
+BatchId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/v1/batches/{batch_id}", response_model=BatchView, responses=ERRORS, tags=["issuance"])
@@ -230,3 +243,71 @@ def post_report(request: Request, reservation: Annotated[str, Path(pattern=r"^[0
 @router.get("/v1/batches/{batch_id}/log", response_model=list[LogEntry], responses=ERRORS, tags=["issuance"])
 def get_log(request: Request, batch_id: BatchId, who: Reader) -> list[dict]:
     return _tx(request, lambda conn: issuance.log(conn, who, batch_id))
+
+
+# ---------------------------------------------------------------- usage records
+
+
+@router.post("/v1/usage", response_model=UsageUploadOut, responses={**ERRORS, 422: {"model": Unprocessable}},
+             tags=["usage"])
+def post_usage(request: Request, body: UsageBatchIn, who: Terminal) -> dict:
+    """Uploads a batch of usage records. Safe to repeat: a record stored already is counted `repeated`; a
+    different record under a stored (card, counter) is listed in `refused` and the stored one stays."""
+    records = [r.model_dump() for r in body.records]
+    return _tx(request, lambda conn: usage.upload(conn, who, records, request.app.state.usage_verifier))
+
+
+@router.get("/v1/usage", response_model=list[UsageRecord], responses=ERRORS, tags=["usage"])
+def list_usage(request: Request, who: Reader, card_id: Annotated[str | None, Query(pattern=CARD_ID)] = None,
+               limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+               after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> list[dict]:
+    """Usage records in the order received; `after` is the last `id` seen."""
+    return _tx(request, lambda conn: usage.entries(conn, who, card_id, limit, after))
+
+
+@router.get("/v1/usage/cards", response_model=list[UsageCard], responses=ERRORS, tags=["usage"])
+def list_usage_cards(request: Request, who: Reader, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+                     after: Annotated[str, Query(pattern=r"^[0-9A-Fa-f]{0,16}$")] = "") -> list[dict]:
+    """One line per card with usage records: counts and missing counters (`after` is the last card id seen)."""
+    return _tx(request, lambda conn: usage.cards(conn, who, limit, after))
+
+
+@router.get("/v1/usage/cards/{card_id}", response_model=UsageCardView, responses=ERRORS, tags=["usage"])
+def usage_card(request: Request, card_id: CardId, who: Reader) -> dict:
+    """One card's usage summary and the gaps in its counter."""
+    return _tx(request, lambda conn: usage.card(conn, who, card_id))
+
+
+# ---------------------------------------------------------------- deny list
+
+DenyKind = Annotated[Literal["card", "cert"], Path(description="card: a card number; cert: a certificate serial")]
+DenyValue = Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{1,40}$", description="Hex: 16 digits for a card")]
+
+
+@router.put("/v1/deny/{kind}/{value}", response_model=DenyEntry, status_code=201, tags=["deny list"],
+            responses={200: {"model": DenyEntry, "description": "Already on the list with this reason"},
+                       422: {"model": Unprocessable}, **ERRORS})
+def put_deny(request: Request, kind: DenyKind, value: DenyValue, body: DenyIn, who: Admin) -> Any:
+    """Puts a card number or certificate serial on the deny list (or changes its reason)."""
+    entry, changed = _tx(request, lambda conn: deny.put(conn, who, kind, value, body.reason))
+    return JSONResponse(entry, status_code=201 if changed else 200)
+
+
+@router.delete("/v1/deny/{kind}/{value}", response_model=DenyEntry, responses={422: {"model": Unprocessable}, **ERRORS},
+               tags=["deny list"])
+def delete_deny(request: Request, kind: DenyKind, value: DenyValue, who: Admin) -> dict:
+    """Takes an entry off the deny list (terminals learn it as `removed`)."""
+    return _tx(request, lambda conn: deny.remove(conn, who, kind, value))
+
+
+@router.get("/v1/deny", response_model=DenyList, tags=["deny list"],
+            responses={304: {"description": "Nothing changed since the version in If-None-Match"}, **ERRORS})
+def get_deny(request: Request, who: Anyone, since: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+             if_none_match: Annotated[str | None, Header(max_length=64)] = None) -> Any:
+    """The deny list, or its changes after version `since`. The ETag is the version: with If-None-Match a
+    terminal that is current gets 304 and no body."""
+    answer = _tx(request, lambda conn: deny.listing(conn, who, since))
+    etag = f'"{answer["version"]}"'
+    if if_none_match is not None and etag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(answer, headers={"ETag": etag})

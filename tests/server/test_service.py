@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 def test_health_and_readiness_answer_without_a_key(deployment) -> None:
     assert httpx.get(f"{deployment.server.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{deployment.server.url}/readyz").json()
-    assert ready["status"] == "ready" and ready["schema_revision"] == "0001"
+    assert ready["status"] == "ready" and ready["schema_revision"] == "0002"
     assert ready["database"] == deployment.db_url.split(":")[0]
 
 
@@ -62,6 +62,10 @@ def test_no_key_a_wrong_key_and_a_revoked_key_are_refused(deployment) -> None:
             assert http.get("/v1/whoami").status_code == 401
         listed = {k["key_id"]: k for k in admin.get("/v1/keys").json()}
         assert listed[new_id]["revoked"] is True and listed[new_id]["key"] is None
+        own = deployment.admin.split("_")[1]
+        itself = admin.delete(f"/v1/keys/{own}")  # that would lock the operator out
+        assert itself.status_code == 409 and "another admin key" in itself.json()["detail"]
+        assert admin.get("/v1/whoami").status_code == 200
 
 
 def test_roles_limit_what_a_key_may_do(deployment) -> None:

@@ -137,6 +137,21 @@ class ServerClient:
     def batch_log(self, batch_id: int) -> list[dict]:
         return self.request("GET", f"/v1/batches/{batch_id}/log")
 
+    def upload_usage(self, records: list[dict]) -> dict:
+        """A terminal's batch of usage records (at most 1000). Safe to retry: the server de-duplicates by
+        (card, counter), so records a lost answer had stored come back as ``repeated``, never twice."""
+        return self.request("POST", "/v1/usage", json={"records": records})
+
+    def deny_list(self, since: int | None = None, etag: str | None = None) -> tuple[dict | None, str | None]:
+        """The deny list (all of it, or the changes after version ``since``) and its ETag; ``(None, etag)``
+        when ``etag`` is still current (nothing changed: 304)."""
+        headers = {"If-None-Match": etag} if etag else {}
+        params = {"since": since} if since is not None else {}
+        status, answer = self.send("GET", "/v1/deny", ok=(200, 304), params=params, headers=headers)
+        if status == 304:
+            return None, etag
+        return answer, f'"{answer["version"]}"'
+
 
 def _detail(answer: Any) -> str:
     try:
