@@ -3,12 +3,11 @@ non-conforming fixture. It guards CI until a converter can run there (docs/card-
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from applet_helpers import compile_like_ant
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -28,19 +27,8 @@ def test_production_applet_classes_stay_in_the_subset() -> None:
 
 @pytest.fixture(scope="module")
 def fixture_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fixture compiled exactly as `ant compile` compiles the applet (javac --release 7 -g)."""
-    javac = shutil.which("javac")
-    if javac is None:
-        pytest.fail("javac not found: install a JDK 17 (scripts/setup.sh does)")
-    out = tmp_path_factory.mktemp("jc-fixture")
-    jcardsim = sorted((ROOT / "lib").glob("jcardsim-*.jar"))[-1]
-    sources = [str(p) for p in FIXTURES.rglob("*.java")]
-    subprocess.run(
-        [javac, "--release", "7", "-g", "-Xlint:-options", "-cp", str(jcardsim), "-d", str(out), *sources],
-        check=True,
-        capture_output=True,
-    )
-    return out
+    """The fixtures compiled exactly as `ant compile` compiles the applet (ecj -1.6 -g)."""
+    return compile_like_ant(sorted(FIXTURES.rglob("*.java")), tmp_path_factory.mktemp("jc-fixture"))
 
 
 def test_nonconforming_fixture_is_rejected_naming_class_method_and_violation(fixture_classes: Path) -> None:
