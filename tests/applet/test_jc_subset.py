@@ -3,6 +3,8 @@ non-conforming fixture. It guards CI until a converter can run there (docs/card-
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -70,6 +72,16 @@ def test_command_line_exit_status_and_messages(fixture_classes: Path, capsys: py
     ("ObjectMethods.copy([B)[B (line 14)", "array method clone() is not in the Java Card API"),
     ("StaticInitCode.<clinit>()V (line 6)", "static initialiser runs code (opcode 0xB8): only arrays of constants"),
     ("ManyLocals.many()S (line 6)", "260 local variable slots (the Java Card VM allows 255)"),
+    ("IntIntermediate.scale(SSS)S (line 6)", "int intermediate used by a divide before a cast to short or byte"),
+    ("IntIntermediate.over(SSS)Z (line 10)", "int intermediate used by a compare before a cast to short or byte"),
+    ("ApiBeyond304.simulatorAid([B)Ljavacard/framework/AID; (line 13)",
+     "com.licel.jcardsim.utils.AIDUtil is not in the Java Card 3.0.4 API"),
+    ("ApiBeyond304.fill([B)S (line 17)", "method javacard.framework.Util.arrayFill([BSSB)S is not in the Java Card "
+     "3.0.4 API"),
+    ("ApiBeyond304.sameCurve(Ljavacard/security/ECPrivateKey;Ljavacard/security/ECPublicKey;)V (line 21)",
+     "method javacard.security.ECPrivateKey.copyDomainParametersFrom(Ljavacard/security/ECKey;)V is not in"),
+    ("ApiBeyond304.sensitive(Ljava/lang/Object;)Z (line 25)",
+     "javacard.framework.SensitiveArrays is not in the Java Card 3.0.4 API"),
 ])
 def test_each_real_card_rule_rejects_its_fixture(fixture_classes: Path, fixture: str, expected: str) -> None:
     """One small fixture per rule (tests/fixtures/jc_nonconforming): each rule can fail, naming the place."""
@@ -84,3 +96,21 @@ def test_the_rules_do_not_fire_on_what_a_card_accepts(fixture_classes: Path) -> 
     _, violations = jc_subset.check_dir(fixture_classes)
     assert [v.what for v in violations if v.cls == "cardsmith/fixture/StaticInitCode"] == [
         "static initialiser runs code (opcode 0xB8): only arrays of constants"]
+
+
+def test_intermediates_cast_in_time_and_3_0_4_api_calls_pass(fixture_classes: Path) -> None:
+    # the fixtures' controls: casts before every use of the arithmetic (what the converter accepts), and
+    # 3.0.4 members reached through an interface's supertypes (ECPrivateKey -> ECKey, Key)
+    _, violations = jc_subset.check_dir(fixture_classes)
+    assert [str(v) for v in violations if v.member.startswith(("cast(", "inApi("))] == []
+
+
+def test_class_version_51_is_refused(tmp_path: Path) -> None:
+    """What JDK 17's javac makes at the lowest (--release 7): the 3.0.4 and 3.0.5 converters refuse it."""
+    javac = shutil.which("javac")
+    assert javac, "javac not found: install a JDK 17 (scripts/setup.sh does)"
+    source = FIXTURES / "cardsmith" / "fixture" / "ForEachIndex.java"
+    subprocess.run([javac, "--release", "7", "-Xlint:-options", "-d", str(tmp_path), str(source)], check=True)
+    _, violations = jc_subset.check_dir(tmp_path)
+    assert "cardsmith.fixture.ForEachIndex: class file version 51 (the 3.0.4 and 3.0.5 converters take <= 50, " \
+           "Java 6: compile with ecj -1.6 as `ant compile` does)" in [str(v) for v in violations]
