@@ -428,8 +428,10 @@ def _member_ref(cf: ClassFile, index: int) -> tuple[str, str, str]:
     return cf.class_name(owner), cf.utf8(cf.cp[nat][1]), cf.utf8(cf.cp[nat][2])
 
 
-def check_allocations(classes: list[ClassFile]) -> list[Violation]:
-    """Allocations reachable from the runtime's per-APDU entry points, with the call chain that reaches them."""
+def _after_install(classes: list[ClassFile]) -> Iterator[tuple[ClassFile, str, list, str, bytes, int, int]]:
+    """(class, member, line table, call chain, bytecode, pc, opcode) of every instruction in the methods the
+    runtime's per-APDU entry points reach (calls followed through the applet's classes; a virtual call to
+    every method of that name and signature)."""
     methods: dict[tuple[str, str, str], tuple[ClassFile, bytes]] = {}
     for cf in classes:
         for m in cf.methods:
@@ -443,7 +445,6 @@ def check_allocations(classes: list[ClassFile]) -> list[Violation]:
         key: None for key in methods if (key[1], key[2]) in RUNTIME_ENTRY_POINTS
     }
     queue = list(parent)
-    out: list[Violation] = []
     while queue:
         key = queue.pop(0)
         cf, code = methods[key]
@@ -452,24 +453,48 @@ def check_allocations(classes: list[ClassFile]) -> list[Violation]:
         chain = _chain(parent, key)
         member = f"{key[1]}{key[2]}"
         for pc, op in _instructions(body):
-            what = None
-            if op in (0xBB, 0xBC, 0xBD, 0xC5):
-                what = {0xBB: "new object", 0xBC: "new array", 0xBD: "new array", 0xC5: "new array"}[op]
-                if op in (0xBB, 0xBD):
-                    what += f" {cf.class_name(struct.unpack_from('>H', body, pc + 1)[0]).replace('/', '.')}"
-            elif op in _INVOKES:
+            yield cf, member, lines, chain, body, pc, op
+            if op in _INVOKES:
                 owner, name, desc = _member_ref(cf, struct.unpack_from(">H", body, pc + 1)[0])
-                if (owner, name) in ALLOCATING_CALLS:
-                    what = f"{owner.rsplit('/', 1)[-1]}.{name}"
                 callees = [(owner, name, desc)] if op in (0xB7, 0xB8) else by_signature.get((name, desc), [])
                 for callee in callees:
                     if callee in methods and callee not in parent:
                         parent[callee] = key
                         queue.append(callee)
-            if what:
-                out.append(Violation(cf.name, member, _line_at(lines, pc),
-                                     f"allocates after install ({what}), reached from {chain}"))
+
+
+def check_allocations(classes: list[ClassFile]) -> list[Violation]:
+    """Allocations reachable from the runtime's per-APDU entry points, with the call chain that reaches them."""
+    out: list[Violation] = []
+    for cf, member, lines, chain, body, pc, op in _after_install(classes):
+        what = None
+        if op in (0xBB, 0xBC, 0xBD, 0xC5):
+            what = {0xBB: "new object", 0xBC: "new array", 0xBD: "new array", 0xC5: "new array"}[op]
+            if op in (0xBB, 0xBD):
+                what += f" {cf.class_name(struct.unpack_from('>H', body, pc + 1)[0]).replace('/', '.')}"
+        elif op in _INVOKES:
+            owner, name, _desc = _member_ref(cf, struct.unpack_from(">H", body, pc + 1)[0])
+            if (owner, name) in ALLOCATING_CALLS:
+                what = f"{owner.rsplit('/', 1)[-1]}.{name}"
+        if what:
+            out.append(Violation(cf.name, member, _line_at(lines, pc),
+                                 f"allocates after install ({what}), reached from {chain}"))
     return out
+
+
+def field_writes_after_install(classes: list[ClassFile]) -> list[str]:
+    """"Class.method writes Owner.field" for every putfield/putstatic the per-APDU entry points reach.
+
+    A field of an applet object is persistent memory on a card: written per command it wears the EEPROM
+    and, outside a transaction, can tear. The applet keeps per-command state in transient arrays and
+    persistent state in arrays written through Tx; tests/applet/test_jc_subset.py pins the few writes there are.
+    """
+    out = []
+    for cf, member, _lines, _chain, body, pc, op in _after_install(classes):
+        if op in (0xB3, 0xB5):
+            owner, name, _desc = _member_ref(cf, struct.unpack_from(">H", body, pc + 1)[0])
+            out.append(f"{cf.name.rsplit('/', 1)[-1]}.{member.split('(')[0]} writes {owner.rsplit('/', 1)[-1]}.{name}")
+    return sorted(set(out))
 
 
 def _chain(parent: dict, key: tuple[str, str, str]) -> str:

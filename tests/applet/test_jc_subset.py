@@ -114,3 +114,17 @@ def test_class_version_51_is_refused(tmp_path: Path) -> None:
     _, violations = jc_subset.check_dir(tmp_path)
     assert "cardsmith.fixture.ForEachIndex: class file version 51 (the 3.0.4 and 3.0.5 converters take <= 50, " \
            "Java 6: compile with ecj -1.6 as `ant compile` does)" in [str(v) for v in violations]
+
+
+def test_no_field_is_written_per_command_but_the_transaction_units_flag() -> None:
+    """Fields are persistent on a card: per-command state lives in transient arrays (Cmac's cipher is asked
+    for on each use, not kept in a field), persistent state in arrays written through Tx. The one field
+    written is Tx's unit flag, only inside the unit's own transaction (applet/build-prod/Tx.java)."""
+    classes = [jc_subset.ClassFile(p.read_bytes()) for p in (ROOT / "build" / "classes" / "applet").rglob("*.class")]
+    assert jc_subset.field_writes_after_install(classes) == [
+        "Tx.abort writes Tx.unit", "Tx.beginUnit writes Tx.unit", "Tx.commitUnit writes Tx.unit"]
+
+
+def test_a_field_written_per_command_is_found(fixture_classes: Path) -> None:
+    classes = [jc_subset.ClassFile(p.read_bytes()) for p in fixture_classes.rglob("*.class")]
+    assert "IntCounter.process writes IntCounter.count" in jc_subset.field_writes_after_install(classes)

@@ -88,7 +88,7 @@ final class Duplication implements Capability {
         st = new byte[ST_SIZE];
         slots = new byte[(short) (Proto.KEY_GROUP_SLOTS * KEYLEN)];
         pair = P256.newKeyPair();
-        ephemeral = P256.newKeyPair();
+        ephemeral = P256.newEphemeralKeyPair();
         w = JCSystem.makeTransientByteArray(W_SIZE, JCSystem.CLEAR_ON_DESELECT);
     }
 
@@ -503,12 +503,14 @@ final class Duplication implements Capability {
         out[0] = Proto.BLOB_VERSION;
         out[1] = Proto.BLOB_ENVELOPE;
         keyId(in, inOff, out, E_KEY_ID);
+        // the curve before every generation: the transient private key loses it at deselect, clearKey drops
+        // it, and a power cut after a clearKey must not leave the pair unusable
+        P256.setCurve((ECPrivateKey) ephemeral.getPrivate());
+        P256.setCurve((ECPublicKey) ephemeral.getPublic());
         genFullLength(ephemeral);
         ((ECPublicKey) ephemeral.getPublic()).getW(out, E_POINT);
         ecdh(ephemeral, in, inOff);
-        // forget the ephemeral secret; clearKey also drops the curve, so set it again for the next use
-        ((ECPrivateKey) ephemeral.getPrivate()).clearKey();
-        P256.setCurve((ECPrivateKey) ephemeral.getPrivate());
+        ((ECPrivateKey) ephemeral.getPrivate()).clearKey(); // forget the ephemeral secret now, not at deselect
         alg.random().generateData(out, ENV_HDR, Aead.IV_LENGTH);
         short pt = (short) (ENV_HDR + Aead.IV_LENGTH);
         Util.arrayCopyNonAtomic(w, keyOff, out, pt, keyLen);

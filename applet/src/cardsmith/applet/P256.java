@@ -1,6 +1,9 @@
 package cardsmith.applet;
 
+import javacard.security.CryptoException;
 import javacard.security.ECKey;
+import javacard.security.ECPrivateKey;
+import javacard.security.ECPublicKey;
 import javacard.security.KeyBuilder;
 import javacard.security.KeyPair;
 
@@ -49,6 +52,30 @@ final class P256 {
         key.setG(G, (short) 0, (short) G.length);
         key.setR(N, (short) 0, (short) N.length);
         key.setK((short) 1);
+    }
+
+    /**
+     * An ephemeral P-256 key pair (allocate at install only) whose private scalar lives in RAM
+     * (TYPE_EC_FP_PRIVATE_TRANSIENT_DESELECT, Java Card 3.0.4): generating one writes no secret to
+     * persistent memory, and the scalar is gone at deselect or power loss. A card without the transient type
+     * gets a persistent private key (CryptoException.NO_SUCH_ALGORITHM at buildKey). Java Card has no
+     * transient EC public key type before 3.1, so the public point stays persistent (not secret). The curve
+     * is set here and must be set again before each genKeyPair: a transient key loses it at deselect, and
+     * clearKey drops it.
+     */
+    static KeyPair newEphemeralKeyPair() {
+        ECPrivateKey priv;
+        try {
+            priv = (ECPrivateKey) KeyBuilder.buildKey(KeyBuilder.TYPE_EC_FP_PRIVATE_TRANSIENT_DESELECT, KEY_BITS,
+                    false);
+        } catch (CryptoException e) {
+            priv = (ECPrivateKey) KeyBuilder.buildKey(KeyBuilder.TYPE_EC_FP_PRIVATE, KEY_BITS, false);
+        }
+        ECPublicKey pub = (ECPublicKey) KeyBuilder.buildKey(KeyBuilder.TYPE_EC_FP_PUBLIC, KEY_BITS, false);
+        KeyPair pair = new KeyPair(pub, priv);
+        setCurve(pub);
+        setCurve(priv);
+        return pair;
     }
 
     /** A P-256 key pair object (allocate at install only) with the curve set on both halves. */
