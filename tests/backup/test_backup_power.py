@@ -212,3 +212,33 @@ def test_zeroing_a_value_region_after_restore_survives_a_tear_at_every_step(card
     assert k >= 5  # four pages and the flag: every one of them was interrupted once
     assert not DataAreaSession(card).region(2).zero_pending
     assert DataAreaSession(card).read(2, 0, 4 * 128) == bytes(4 * 128)
+
+
+def test_common_key_and_its_version_stay_together_through_a_tear_at_every_step(
+    card: Card, tmp_path: Path, transport_kind: str
+) -> None:
+    """LOAD_COMMON_KEY writes the key slot not in use, then switches slot, version and flag in one
+    transaction (key objects are not promised to roll back): after a tear anywhere, the version GET INFO
+    reports is the version of the key that wraps the next backup."""
+    skip_tears_over_pcsc(transport_kind, "tear")
+    from cardsmith.backup.fileformat import open_backup
+
+    keys = {1: os.urandom(16), 2: os.urandom(16)}
+    personalise(card, keys[1], 1)
+    store = Store(tmp_path)
+    cuts = 0
+    for k in range(40):
+        before = BackupSession(card).state().key_version
+        other = 3 - before
+        cut = interrupted(card, lambda v=other: BackupSession(card).load_common_key(v, keys[v]), k, "tear")
+        state = BackupSession(card).state()
+        assert state.common_key and state.key_version in (before, other)
+        if not cut:
+            assert state.key_version == other
+        _, blob = store.backup(card, "full")
+        assert blob.header.key_version == state.key_version
+        open_backup(blob, keys[state.key_version])  # raises IntegrityError if another key wrapped it
+        if not cut:
+            break
+        cuts += 1
+    assert cuts >= 2  # torn after the key write and inside the transaction, then loaded whole
