@@ -71,6 +71,7 @@ final class Duplication implements Capability {
     private final byte[] slots;
     private final KeyPair pair;
     private final KeyPair ephemeral;
+    private final P256Check curve;
     /** Transient scratch: [0..32) KEK or shared secret, [32..64) derived key, [64..) working blob. */
     private final byte[] w;
     private static final short W_KEY = 0;
@@ -89,6 +90,7 @@ final class Duplication implements Capability {
         slots = new byte[(short) (Proto.KEY_GROUP_SLOTS * KEYLEN)];
         pair = P256.newKeyPair();
         ephemeral = P256.newEphemeralKeyPair();
+        curve = new P256Check();
         w = JCSystem.makeTransientByteArray(W_SIZE, JCSystem.CLEAR_ON_DESELECT);
     }
 
@@ -392,6 +394,7 @@ final class Duplication implements Capability {
             return receipt(in, inLen, applet.responseBuffer(), (short) 0);
         }
         if (type == Proto.KEY_TYPE_PAIR) {
+            need(curve.onCurve(w, (short) (pt + SCALAR)), Proto.SW_WRONG_DATA);
             // the key id in the header must be the public key's
             keyId(w, (short) (pt + SCALAR), w, W_KEY2);
             need(Util.arrayCompare(w, W_KEY2, in, (short) (inOff + H_KEY_ID), Proto.KEY_ID_LENGTH) == 0,
@@ -459,10 +462,12 @@ final class Duplication implements Capability {
     }
 
     /**
-     * w[W_KEY..+32) = x of ECDH(keys's private key, point). A point that is not on P-256 is 6A80 (cards
-     * throw CryptoException.ILLEGAL_VALUE; jCardSim throws an unchecked exception of its library).
+     * w[W_KEY..+32) = x of ECDH(keys's private key, point). A point that is not on P-256 is 6A80: checked
+     * here (P256Check) before the private key touches it, whatever the card's KeyAgreement would do with it
+     * (cards may throw CryptoException.ILLEGAL_VALUE, jCardSim throws an unchecked exception of its library).
      */
     private void ecdh(KeyPair keys, byte[] point, short off) {
+        need(curve.onCurve(point, off), Proto.SW_WRONG_DATA);
         KeyAgreement ka = alg.ecdh();
         ka.init(keys.getPrivate());
         short len = 0;
