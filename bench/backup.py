@@ -7,6 +7,10 @@ wall time (whole host flow: card, file write, catalogue commit), and wire effici
 (pages carried x page size) / bytes on the wire. Short APDUs by default (61xx + GET RESPONSE), as the issue
 asks; --extended lets the transport use extended length.
 
+Then the data area filled whole (the host splits WRITE_DATA by GET INFO's largest write): on the prod build,
+whose jCardSim reports a 32767-byte commit buffer (largest write 1008), against the test build's 512-byte
+buffer (largest write 384), what a card with the smallest buffer the applet supports does.
+
     .venv/bin/python bench/backup.py [--extended] [--page-size 128]
 """
 
@@ -58,6 +62,34 @@ def measure(card: Card, catalogue: SqliteCatalogue, folder: Path, kind: str, pag
             "eff": payload / wire, "file": entry.size}
 
 
+def fill(build: str, extended: bool, page_size: int, rng: random.Random) -> list[tuple]:
+    """(area KiB, largest write, WRITE_DATA exchanges, wire bytes, ms) for filling each area whole."""
+    sim = EphemeralSimulator(SimOptions(cards=1, build=build))
+    rows = []
+    try:
+        for kib in AREAS_KIB:
+            pages = kib * 1024 // page_size
+            transport = sim.transport(0)
+            transport.replace_card(install_params(page_size=page_size, page_count=pages))
+            card = Card(transport)
+            card.select()
+            card.extended = extended
+            personalise(card, page_size, pages)
+            per_region = 32767 // page_size
+            card.stats.reset()
+            start = time.perf_counter()
+            for first in range(0, pages, per_region):
+                n = min(per_region, pages - first)
+                DataAreaSession(card).write(1 + first // per_region, 0, rng.randbytes(n * page_size))
+            wall = time.perf_counter() - start
+            rows.append((kib, card.info().max_write, card.stats.exchanges, card.stats.bytes_out + card.stats.bytes_in,
+                         wall * 1000))
+            card.close()
+    finally:
+        sim.stop()
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--extended", action="store_true", help="allow extended-length APDUs")
@@ -102,6 +134,15 @@ def main() -> int:
     for kib, pages, pct, k, d, f in rows:
         print(f"| {kib} KiB | {pages} | {pct}% ({k}) | {d['apdus']} | {d['wire']} | {d['ms']:.1f} | {d['eff']:.1%} "
               f"| {f['apdus']} | {f['wire']} | {f['ms']:.1f} | {f['eff']:.1%} | {d['wire'] / f['wire']:.1%} |")
+    big = fill("prod", args.extended, args.page_size, rng)
+    small = fill("test", args.extended, args.page_size, rng)
+    print()
+    print("filling the area whole (WRITE_DATA split by the largest write GET INFO reports)")
+    print("| area | largest write (prod, jCardSim) | APDUs | wire B | ms | largest write (512-byte buffer) | APDUs "
+          "| wire B | ms | APDUs 512 / prod |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (kib, w1, n1, b1, t1), (_, w2, n2, b2, t2) in zip(big, small, strict=True):
+        print(f"| {kib} KiB | {w1} | {n1} | {b1} | {t1:.1f} | {w2} | {n2} | {b2} | {t2:.1f} | {n2 / n1:.2f} |")
     return 0
 
 

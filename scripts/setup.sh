@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ant pcscd vsmartcard-vpcd swig libpcsclite-dev opensc pcsc-tools maven openjdk-17-jdk-headless
+APT_PACKAGES=(ant ecj pcscd vsmartcard-vpcd swig libpcsclite-dev opensc pcsc-tools maven openjdk-17-jdk-headless
   postgresql)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -6,7 +6,8 @@
 
 Measured by cardsmith.sim.Footprint (applet/sim): it installs the production applet in jCardSim and walks
 the applet's object graph, adding up every array by memory kind (persistent, CLEAR_ON_DESELECT,
-CLEAR_ON_RESET). jCardSim answers 32767 to every getAvailableMemory call, so GET INFO's free-memory
+CLEAR_ON_RESET), and every key object's payload by the memory its KeyBuilder type names. jCardSim
+answers 32767 to every getAvailableMemory call, so GET INFO's free-memory
 fields cannot measure this in the simulator; on a real card, GET INFO before and after install can.
 Needs `ant compile` (build/cardsmith-sim.jar).
 """
@@ -69,15 +70,16 @@ def _geometry(params: str) -> str:
 
 def markdown(results: dict[str, dict]) -> str:
     rows = [
-        "| install | parameters | persistent arrays | CLEAR_ON_DESELECT | CLEAR_ON_RESET | applet objects "
-        "(fields) | static arrays (CAP) | platform objects |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| install | parameters | persistent arrays | CLEAR_ON_DESELECT | CLEAR_ON_RESET | key objects: "
+        "persistent / CLEAR_ON_DESELECT | applet objects (fields) | static arrays (CAP) | platform objects |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, r in results.items():
         platform = ", ".join(f"{k.rsplit('.', 1)[-1]} x{v}" for k, v in r["platform_objects"].items())
         rows.append(
             f"| {name} | `{r['install_params'] or '(none)'}` ({_geometry(r['install_params'])}) "
             f"| {r['persistent_array_bytes']} | {r['transient_deselect_bytes']} | {r['transient_reset_bytes']} "
+            f"| {r['key_bytes']['persistent']} / {r['key_bytes']['deselect']} "
             f"| {r['applet_objects']} ({r['applet_object_fields']}) | {r['static_array_bytes']} | {platform} |"
         )
     rows.append("")
@@ -87,6 +89,10 @@ def markdown(results: dict[str, dict]) -> str:
     rows.append("| --- | --- | --- | --- |")
     for a in results[next(iter(results))]["arrays"]:
         rows.append(f"| `{a['path']}` | `{a['type']}` | {a['bytes']} | {a['memory']} |")
+    rows += ["", "Key objects of the default install (payload: the key value, and for EC keys the domain parameters):",
+             "", "| key | KeyBuilder type | bits | bytes | memory |", "| --- | --- | --- | --- | --- |"]
+    for k in results[next(iter(results))]["keys"]:
+        rows.append(f"| `{k['path']}` | `{k['type']}` | {k['bits']} | {k['bytes']} | {k['memory']} |")
     return "\n".join(rows)
 
 

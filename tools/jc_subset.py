@@ -3,7 +3,7 @@
 
     python tools/jc_subset.py [CLASSES_DIR]      # default build/classes/applet; exit 1 on a violation
 
-What a converter would reject first, read straight from the class files: class-file versions above 51;
+What a converter would reject first, read straight from the class files: class-file versions above 50;
 int/long/float/double/char/String in field, method and local-variable types (locals need javac -g, which
 `ant compile` uses); long/float/double/char/int-array bytecodes, monitors, invokedynamic (lambdas, string
 concatenation), multi-dimensional arrays; String, long, float and double constants and int constants
@@ -13,11 +13,15 @@ algorithm instances in anything process/select/deselect reach (each would leak p
 command on a card); what real cards' converters also refuse: int constants of 0x8000 and above, a for-each
 loop's hidden int index and length, java.lang members the API lacks (notify, printStackTrace, an array's
 clone, ...), code in static initialisers other than arrays of constants, synchronized methods, more than
-255 local variable slots. Each violation names class, method (or field), source line and what is wrong.
+255 local variable slots; int intermediates (arithmetic used by a divide, a compare, an index, a call ...
+before its cast back to short: tools/jc_intflow.py); references to classes, methods and fields outside
+the Java Card 3.0.4 Classic API, checked against its signature list (tools/jc_api.py,
+tools/jc_api_3.0.4.txt: a jCardSim class, a method 3.0.5 added). Each violation names class, method (or
+field), source line and what is wrong.
 
-It is not a substitute for the converter: it does not translate bytecode, assign tokens, check the export
-files of the target API version, nor prove that an int intermediate cannot change a short result. See
-docs/card-requirements.md ("Conversion") for why CI cannot run a converter yet and how to run the real one.
+It is not a substitute for the converter: it does not translate bytecode, assign tokens, nor check JCVM
+limits or CAP size. With an Oracle kit, tests/applet/test_kit_conversion.py runs the real converter and
+off-card verifier (docs/card-requirements.md, "Converting with an Oracle kit").
 """
 
 from __future__ import annotations
@@ -29,8 +33,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from jc_api import Api
+from jc_intflow import int_intermediates
+
 ROOT = Path(__file__).resolve().parents[1]
-MAX_CLASS_MAJOR = 51  # the Java Card converters take class files of Java 1.0 to 7
+MAX_CLASS_MAJOR = 50  # what `ant compile` emits (ecj -1.6): the 3.0.4 and 3.0.5 converters refuse 51
 
 # java.lang as the Java Card API has it (JC 3.0.4 Classic): everything else in java.* is absent.
 JAVA_LANG = {
@@ -127,8 +134,11 @@ class ClassFile:
             else:
                 raise ValueError(f"unknown constant pool tag {tag}")
             i += 1
-        _access, this, _super, n_ifaces = struct.unpack_from(">HHHH", data, pos)
+        _access, this, sup, n_ifaces = struct.unpack_from(">HHHH", data, pos)
         self.name = self.class_name(this)
+        self.supers = ([self.class_name(sup)] if sup else []) + [
+            self.class_name(struct.unpack_from(">H", data, pos + 8 + 2 * k)[0]) for k in range(n_ifaces)
+        ]
         pos += 8 + 2 * n_ifaces
         self.fields, pos = self._members(pos)
         self.methods, pos = self._members(pos)
@@ -259,7 +269,8 @@ _LOCAL_OPS = {0x36: None, 0x84: None, **{0x3B + n: n for n in range(4)}}
 def check_class(cf: ClassFile) -> list[Violation]:
     out: list[Violation] = []
     if cf.major > MAX_CLASS_MAJOR:
-        out.append(Violation(cf.name, "", None, f"class file version {cf.major} (converters take <= 51, Java 7)"))
+        out.append(Violation(cf.name, "", None, f"class file version {cf.major} (the 3.0.4 and 3.0.5 converters "
+                             "take <= 50, Java 6: compile with ecj -1.6 as `ant compile` does)"))
     for f in cf.fields:
         problem = _type_problem(f["desc"])
         if problem:
@@ -300,6 +311,13 @@ def _code_parts(cf: ClassFile, code: bytes) -> tuple[bytes, dict[str, bytes]]:
         attrs[cf.utf8(a_name)] = code[pos + 6 : pos + 6 + a_len]
         pos += 6 + a_len
     return body, attrs
+
+
+def _handlers(code: bytes) -> list[int]:
+    """Start pcs of a Code attribute's exception handlers."""
+    (code_len,) = struct.unpack_from(">I", code, 4)
+    (n_ex,) = struct.unpack_from(">H", code, 8 + code_len)
+    return [struct.unpack_from(">H", code, 10 + code_len + 8 * k + 4)[0] for k in range(n_ex)]
 
 
 def _instructions(body: bytes) -> Iterator[tuple[int, int]]:
@@ -343,6 +361,10 @@ def _check_code(cf: ClassFile, member: str, code: bytes) -> list[Violation]:
                                      f"local variable '{cf.utf8(name)}' of {problem}"))
     clinit = member.startswith("<clinit>")
     instructions = list(_instructions(body))
+    descriptor = lambda i: cf.utf8(cf.cp[cf.cp[i][2]][2])  # noqa: E731  (of a member reference)
+    for pc, consumer in int_intermediates(body, instructions, _handlers(code), descriptor):
+        out.append(Violation(cf.name, member, _line_at(lines, pc), f"int intermediate used by {consumer} before a "
+                             "cast to short or byte (the converter refuses it: cast the arithmetic, (short) (a * b))"))
     for i, (pc, op) in enumerate(instructions):
         if clinit and op not in CLINIT_OPCODES:
             out.append(Violation(cf.name, member, _line_at(lines, pc),
@@ -406,8 +428,10 @@ def _member_ref(cf: ClassFile, index: int) -> tuple[str, str, str]:
     return cf.class_name(owner), cf.utf8(cf.cp[nat][1]), cf.utf8(cf.cp[nat][2])
 
 
-def check_allocations(classes: list[ClassFile]) -> list[Violation]:
-    """Allocations reachable from the runtime's per-APDU entry points, with the call chain that reaches them."""
+def _after_install(classes: list[ClassFile]) -> Iterator[tuple[ClassFile, str, list, str, bytes, int, int]]:
+    """(class, member, line table, call chain, bytecode, pc, opcode) of every instruction in the methods the
+    runtime's per-APDU entry points reach (calls followed through the applet's classes; a virtual call to
+    every method of that name and signature)."""
     methods: dict[tuple[str, str, str], tuple[ClassFile, bytes]] = {}
     for cf in classes:
         for m in cf.methods:
@@ -421,7 +445,6 @@ def check_allocations(classes: list[ClassFile]) -> list[Violation]:
         key: None for key in methods if (key[1], key[2]) in RUNTIME_ENTRY_POINTS
     }
     queue = list(parent)
-    out: list[Violation] = []
     while queue:
         key = queue.pop(0)
         cf, code = methods[key]
@@ -430,24 +453,48 @@ def check_allocations(classes: list[ClassFile]) -> list[Violation]:
         chain = _chain(parent, key)
         member = f"{key[1]}{key[2]}"
         for pc, op in _instructions(body):
-            what = None
-            if op in (0xBB, 0xBC, 0xBD, 0xC5):
-                what = {0xBB: "new object", 0xBC: "new array", 0xBD: "new array", 0xC5: "new array"}[op]
-                if op in (0xBB, 0xBD):
-                    what += f" {cf.class_name(struct.unpack_from('>H', body, pc + 1)[0]).replace('/', '.')}"
-            elif op in _INVOKES:
+            yield cf, member, lines, chain, body, pc, op
+            if op in _INVOKES:
                 owner, name, desc = _member_ref(cf, struct.unpack_from(">H", body, pc + 1)[0])
-                if (owner, name) in ALLOCATING_CALLS:
-                    what = f"{owner.rsplit('/', 1)[-1]}.{name}"
                 callees = [(owner, name, desc)] if op in (0xB7, 0xB8) else by_signature.get((name, desc), [])
                 for callee in callees:
                     if callee in methods and callee not in parent:
                         parent[callee] = key
                         queue.append(callee)
-            if what:
-                out.append(Violation(cf.name, member, _line_at(lines, pc),
-                                     f"allocates after install ({what}), reached from {chain}"))
+
+
+def check_allocations(classes: list[ClassFile]) -> list[Violation]:
+    """Allocations reachable from the runtime's per-APDU entry points, with the call chain that reaches them."""
+    out: list[Violation] = []
+    for cf, member, lines, chain, body, pc, op in _after_install(classes):
+        what = None
+        if op in (0xBB, 0xBC, 0xBD, 0xC5):
+            what = {0xBB: "new object", 0xBC: "new array", 0xBD: "new array", 0xC5: "new array"}[op]
+            if op in (0xBB, 0xBD):
+                what += f" {cf.class_name(struct.unpack_from('>H', body, pc + 1)[0]).replace('/', '.')}"
+        elif op in _INVOKES:
+            owner, name, _desc = _member_ref(cf, struct.unpack_from(">H", body, pc + 1)[0])
+            if (owner, name) in ALLOCATING_CALLS:
+                what = f"{owner.rsplit('/', 1)[-1]}.{name}"
+        if what:
+            out.append(Violation(cf.name, member, _line_at(lines, pc),
+                                 f"allocates after install ({what}), reached from {chain}"))
     return out
+
+
+def field_writes_after_install(classes: list[ClassFile]) -> list[str]:
+    """"Class.method writes Owner.field" for every putfield/putstatic the per-APDU entry points reach.
+
+    A field of an applet object is persistent memory on a card: written per command it wears the EEPROM
+    and, outside a transaction, can tear. The applet keeps per-command state in transient arrays and
+    persistent state in arrays written through Tx; tests/applet/test_jc_subset.py pins the few writes there are.
+    """
+    out = []
+    for cf, member, _lines, _chain, body, pc, op in _after_install(classes):
+        if op in (0xB3, 0xB5):
+            owner, name, _desc = _member_ref(cf, struct.unpack_from(">H", body, pc + 1)[0])
+            out.append(f"{cf.name.rsplit('/', 1)[-1]}.{member.split('(')[0]} writes {owner.rsplit('/', 1)[-1]}.{name}")
+    return sorted(set(out))
 
 
 def _chain(parent: dict, key: tuple[str, str, str]) -> str:
@@ -459,12 +506,49 @@ def _chain(parent: dict, key: tuple[str, str, str]) -> str:
     return " <- ".join(names)
 
 
+def check_api(classes: list[ClassFile]) -> list[Violation]:
+    """References to platform classes and members outside the Java Card 3.0.4 API (tools/jc_api.py)."""
+    api = Api({cf.name: (cf.supers, {f"{m['name']}:{m['desc']}" for m in cf.fields + cf.methods}) for cf in classes})
+
+    def problem(cf: ClassFile, index: int) -> str | None:
+        entry = cf.cp[index]
+        if not entry or entry[0] not in (7, 9, 10, 11):
+            return None
+        owner = cf.class_name(index if entry[0] == 7 else entry[1])
+        if owner.startswith("java/"):
+            return None  # java.*: the subset check's own rules (_class_problem, JAVA_LANG_MEMBERS)
+        if entry[0] == 7:
+            return api.class_problem(owner)
+        nat = cf.cp[entry[2]]
+        return api.member_problem(owner, cf.utf8(nat[1]), cf.utf8(nat[2]))
+
+    out: list[Violation] = []
+    for cf in classes:
+        for sup in cf.supers:
+            what = None if sup.startswith("java/") else api.class_problem(sup)
+            if what:
+                out.append(Violation(cf.name, "", None, f"extends or implements {what}"))
+        for m in cf.methods:
+            code = m["attrs"].get("Code")
+            if code is None:
+                continue
+            body, attrs = _code_parts(cf, code)
+            lines = _lines(attrs)
+            for pc, op in _instructions(body):
+                if op in CP_OPERAND and op not in (0x12, 0x13, 0x14):
+                    what = problem(cf, struct.unpack_from(">H", body, pc + 1)[0])
+                    if what:
+                        out.append(Violation(cf.name, f"{m['name']}{m['desc']}", _line_at(lines, pc), what))
+    return list(dict.fromkeys(out))
+
+
 def check_dir(classes: Path) -> tuple[int, list[Violation]]:
     """(number of classes read, violations) for every .class under classes."""
     parsed = [ClassFile(path.read_bytes()) for path in sorted(classes.rglob("*.class"))]
     violations: list[Violation] = []
     for cf in parsed:
         violations.extend(check_class(cf))
+    violations.extend(check_api(parsed))
     violations.extend(check_allocations(parsed))
     return len(parsed), violations
 

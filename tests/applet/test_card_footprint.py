@@ -62,3 +62,22 @@ def test_platform_objects_are_the_probed_algorithms(footprint: dict[str, dict]) 
     assert objects["javacardx.crypto.Cipher"] == 2  # AES-CBC and AES-ECB, shared by every capability
     assert objects["javacard.security.RandomData"] == 1
     assert footprint["default"]["static_array_bytes"] >= 4 * 32 + 65  # the P-256 domain parameters
+
+
+def test_key_objects_are_counted_by_the_memory_their_type_names(footprint: dict[str, dict]) -> None:
+    result = footprint["default"]
+    keys = {k["path"].rsplit(".", 1)[-1] if "[" not in k["path"].rsplit(".", 1)[-1] else k["path"]: k
+            for k in result["keys"]}
+    # session keys and the one-shot MAC key are transient; the card's own keys persistent
+    for name in ("kEnc", "kMac", "kTmp", "key"):
+        assert keys[name]["memory"] == "deselect" and keys[name]["type"] == "TYPE_AES_TRANSIENT_DESELECT"
+    assert keys["kUnique"]["memory"] == "persistent"
+    assert sum(1 for k in result["keys"] if ".kCommon[" in k["path"]) == 2  # the two common-key slots
+    # an EC key holds its value and the curve: private S 32 + domain 195, public W 65 + domain 195
+    pair = {k["path"].rsplit(".", 1)[-1]: k for k in result["keys"] if ".pair." in k["path"]}
+    assert pair["getPrivate()"]["bytes"] == 227 and pair["getPublic()"]["bytes"] == 260
+    # RE-ENCRYPT's ephemeral scalar: transient where the card has the type; jCardSim lacks it (the fallback)
+    ephemeral = [k for k in result["keys"] if ".ephemeral.getPrivate()" in k["path"]]
+    assert [k["type"] for k in ephemeral] in (["TYPE_EC_FP_PRIVATE_TRANSIENT_DESELECT"], ["TYPE_EC_FP_PRIVATE"])
+    for memory in ("persistent", "deselect", "reset"):
+        assert result["key_bytes"][memory] == sum(k["bytes"] for k in result["keys"] if k["memory"] == memory)

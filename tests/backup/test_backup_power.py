@@ -21,6 +21,8 @@ from cardsmith.backup.fileformat import BackupBlob
 from cardsmith.core import errors
 from cardsmith.core.card import Card
 from cardsmith.dataarea import DataAreaSession
+from cardsmith.transport.simulator import install_params
+from conftest import fresh_card
 
 pytestmark = pytest.mark.card
 CHANGED = [2, 9, 30]
@@ -196,3 +198,69 @@ def test_zeroing_a_value_region_after_restore_survives_a_tear_at_every_step(card
     assert k >= 5  # four pages and the flag: every one of them was interrupted once
     assert not DataAreaSession(card).region(2).zero_pending
     assert DataAreaSession(card).read(2, 0, 4 * 128) == bytes(4 * 128)
+
+
+def test_common_key_and_its_version_stay_together_through_a_tear_at_every_step(
+    card: Card, tmp_path: Path, transport_kind: str
+) -> None:
+    """LOAD_COMMON_KEY writes the key slot not in use, then switches slot, version and flag in one
+    transaction (key objects are not promised to roll back): after a tear anywhere, the version GET INFO
+    reports is the version of the key that wraps the next backup."""
+    skip_tears_over_pcsc(transport_kind, "tear")
+    from cardsmith.backup.fileformat import open_backup
+
+    keys = {1: os.urandom(16), 2: os.urandom(16)}
+    personalise(card, keys[1], 1)
+    store = Store(tmp_path)
+    cuts = 0
+    for k in range(40):
+        before = BackupSession(card).state().key_version
+        other = 3 - before
+        cut = interrupted(card, lambda v=other: BackupSession(card).load_common_key(v, keys[v]), k, "tear")
+        state = BackupSession(card).state()
+        assert state.common_key and state.key_version in (before, other)
+        if not cut:
+            assert state.key_version == other
+        _, blob = store.backup(card, "full")
+        assert blob.header.key_version == state.key_version
+        open_backup(blob, keys[state.key_version])  # raises IntegrityError if another key wrapped it
+        if not cut:
+            break
+        cuts += 1
+    assert cuts >= 2  # torn after the key write and inside the transaction, then loaded whole
+
+
+
+def test_restore_at_page_size_256_fits_the_512_byte_commit_buffer_and_survives_every_tear(
+    request: pytest.FixtureRequest, tmp_path: Path, transport_kind: str
+) -> None:
+    """The largest page the applet takes: a restore's pages (the first with the adopted region table and
+    the backup hash) each fit one transaction of the test build's 512-byte buffer, and a tear anywhere is
+    finished by a new restore."""
+    skip_tears_over_pcsc(transport_kind, "tear")
+    card = fresh_card(request, transport_kind, 0, install_params(page_size=256, page_count=16))
+    assert card.info().page_size == 256 and card.info().commit_capacity == 512
+    personalise(card, regions=[(1, 0, 12, False), (2, 12, 4, True)])
+    records = os.urandom(12 * 256)
+    DataAreaSession(card).write(1, 0, records)
+    store = Store(tmp_path)
+    store.backup(card, "full")
+    changed = bytes([0x5A]) * 256
+    DataAreaSession(card).write(1, 3 * 256, changed)
+    store.backup(card, "diff")
+    expected = records[: 3 * 256] + changed + records[4 * 256 :]
+    chain = bk.chain_for(store.catalogue, bk.latest(store.catalogue, BackupSession(card).state().card_hex))
+    blobs = [bk.load(e) for e in chain]
+    assert [b.pages for b in blobs][1] == [3]
+    k = 0
+    while True:
+        DataAreaSession(card).write(1, 0, b"\xDD" * len(records))
+        if not interrupted(card, lambda: BackupSession(card).restore_chain(blobs), k, "tear"):
+            break
+        BackupSession(card).restore_chain(blobs)  # a new restore finishes the broken one
+        assert DataAreaSession(card).read(1, 0, len(records)) == expected
+        k += 1
+    print(f"restore at page size 256: {k} tears")
+    assert k > 10  # every transaction of both restores was torn once
+    assert DataAreaSession(card).read(1, 0, len(records)) == expected
+    assert DataAreaSession(card).read(2, 0, 4 * 256) == bytes(4 * 256)  # the value region zeroed itself

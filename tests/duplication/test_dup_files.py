@@ -143,3 +143,28 @@ def test_in_card_ecies_agrees_with_the_host_for_many_fresh_keys(card) -> None:
         envelope = crypto.ecies_wrap(point, data_key)
         assert kc.decrypt(envelope) == data_key
         assert crypto.ecies_unwrap(peer, kc.reencrypt(peer_point, envelope)) == data_key
+
+
+def test_re_encrypt_after_power_loss_and_deselect_uses_a_fresh_ephemeral_key_each_time(card) -> None:
+    """The ephemeral private key is transient (or, on a card without the type, cleared after use): its curve
+    is set again before every generation, so RE-ENCRYPT works after a power cycle and never reuses a key."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    kc = DuplicationSession(card)
+    personalise(kc, "1234", os.urandom(32))
+    kc.verify_pin("1234")
+    point = kc.generate()
+    peer = ec.generate_private_key(ec.SECP256R1())
+    peer_point = crypto.point_of(peer.public_key())
+    data_key = os.urandom(32)
+    envelope = crypto.ecies_wrap(point, data_key)
+    ephemeral_points = set()
+    for _ in range(3):
+        out = kc.reencrypt(peer_point, envelope)
+        assert crypto.ecies_unwrap(peer, out) == data_key
+        ephemeral = out[10:75]  # version, type, 8-byte key id, then the ephemeral point (docs/duplication.md)
+        assert ephemeral[0] == 0x04
+        ephemeral_points.add(ephemeral)
+        card.reset()  # power cycle: transient memory cleared, the applet selected again
+        kc.verify_pin("1234")
+    assert len(ephemeral_points) == 3

@@ -13,6 +13,10 @@ import java.util.TreeMap;
 import javacard.framework.AID;
 import javacard.framework.Applet;
 import javacard.framework.JCSystem;
+import javacard.security.ECKey;
+import javacard.security.Key;
+import javacard.security.KeyBuilder;
+import javacard.security.KeyPair;
 
 /**
  * Memory the applet allocates at install, measured on an installed instance: jCardSim answers 32767 to
@@ -36,6 +40,8 @@ public final class Footprint {
     private int appletFields;
     private final List<String> arrays = new ArrayList<>();
     private final Map<String, Integer> platform = new TreeMap<>();
+    private final Map<String, Long> keyBytes = new TreeMap<>();
+    private final List<String> keys = new ArrayList<>();
 
     private Footprint(SimulatorRuntime runtime) {
         this.runtime = runtime;
@@ -93,6 +99,12 @@ public final class Footprint {
         }
         if (!c.getName().startsWith(APPLET_PACKAGE)) {
             platform.merge(platformName(c), 1, Integer::sum);
+            if (o instanceof KeyPair) {
+                walk(((KeyPair) o).getPublic(), path + ".getPublic()");
+                walk(((KeyPair) o).getPrivate(), path + ".getPrivate()");
+            } else if (o instanceof Key) {
+                key((Key) o, path);
+            }
             return;
         }
         appletObjects++;
@@ -108,6 +120,35 @@ public final class Footprint {
                 }
             }
         }
+    }
+
+    /**
+     * A key object's payload: the key value (an AES key's bytes; an EC key's scalar S or point W) plus, for
+     * EC keys, the domain parameters every key object holds (p, a, b, r: one field element each, G a
+     * point, k a short). Its memory is what its KeyBuilder type says (TYPE_..._TRANSIENT_DESELECT/_RESET or
+     * persistent). The card's own bookkeeping per key object comes on top, as for every object.
+     */
+    private void key(Key k, String path) throws IllegalAccessException {
+        short bits = k.getSize();
+        int field = (bits + 7) / 8;
+        long bytes;
+        if (k instanceof ECKey) {
+            int domain = 4 * field + (1 + 2 * field) + 2;
+            bytes = domain + (k instanceof javacard.security.ECPublicKey ? 1 + 2 * field : field);
+        } else {
+            bytes = field;
+        }
+        String type = "type " + k.getType();
+        for (Field f : KeyBuilder.class.getFields()) {
+            if (f.getName().startsWith("TYPE_") && f.getType() == byte.class && f.getByte(null) == k.getType()) {
+                type = f.getName();
+            }
+        }
+        String where = type.contains("TRANSIENT_DESELECT") ? "deselect" : type.contains("TRANSIENT_RESET") ? "reset"
+                : "persistent";
+        keyBytes.merge(where, bytes, Long::sum);
+        keys.add("{\"path\":\"" + path + "\",\"type\":\"" + type + "\",\"bits\":" + bits + ",\"bytes\":" + bytes
+                + ",\"memory\":\"" + where + "\"}");
     }
 
     /** The Java Card interface a jCardSim implementation object stands for (ECPrivateKey, Cipher, ...). */
@@ -189,6 +230,10 @@ public final class Footprint {
                 + ",\"applet_object_fields\":" + fp.appletFields
                 + ",\"static_array_bytes\":" + staticBytes
                 + ",\"platform_objects\":" + platformJson
+                + ",\"key_bytes\":{\"persistent\":" + fp.keyBytes.getOrDefault("persistent", 0L)
+                + ",\"deselect\":" + fp.keyBytes.getOrDefault("deselect", 0L)
+                + ",\"reset\":" + fp.keyBytes.getOrDefault("reset", 0L) + "}"
+                + ",\"keys\":[" + String.join(",", fp.keys) + "]"
                 + ",\"arrays\":[" + String.join(",", fp.arrays) + "]"
                 + ",\"static_arrays\":[" + String.join(",", statics) + "]}";
     }

@@ -15,9 +15,6 @@ import javacardx.crypto.Cipher;
  * GET INFO lists what is there (INFO_ALGORITHMS, ALGO_* bits).
  */
 final class Algorithms {
-    /** KeyAgreement.ALG_EC_SVDP_DH_PLAIN: a Java Card 3.0.5 constant that many 3.0.4 cards implement. */
-    static final byte KA_EC_SVDP_DH_PLAIN = (byte) 3;
-
     private final Cipher aesCbc;
     private final Cipher aesEcb;
     private final MessageDigest sha256;
@@ -58,7 +55,7 @@ final class Algorithms {
             sig = null;
         }
         try {
-            ka = KeyAgreement.getInstance(KA_EC_SVDP_DH_PLAIN, false);
+            ka = KeyAgreement.getInstance(KeyAgreement.ALG_EC_SVDP_DH_PLAIN, false); // in the 3.0.4 API
             bits |= Proto.ALGO_ECDH_PLAIN;
         } catch (CryptoException e) {
             ka = null;

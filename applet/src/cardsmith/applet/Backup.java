@@ -55,6 +55,8 @@ final class Backup implements Capability {
     static final short S_SIZE = 114;
     /** Internal S_FLAGS bit: the restore chain (S_RCHAIN_*) names what the data area holds. */
     static final byte F_RCHAIN = 0x10;
+    /** Internal S_FLAGS bit: which of the two common-key slots holds the key S_KVER names. */
+    static final byte F_KSLOT = 0x20;
 
     // ---- session state (ses, transient: dies with a reset or deselect)
     static final short X_MODE = 0;
@@ -95,7 +97,13 @@ final class Backup implements Capability {
     final byte[] ses;
     final byte[] scratch;
     final AESKey kUnique;
-    private final AESKey kCommon;
+    /**
+     * The common key in two slots: F_KSLOT names the one in use, LOAD_COMMON_KEY writes the other and then
+     * switches F_KSLOT, S_KVER and the flag in one transaction. Key objects are not promised to roll back
+     * with a transaction, so the slot in use is never written: after a tear anywhere, the version and flag
+     * name the key they were committed with.
+     */
+    private final AESKey[] kCommon;
     final AESKey kEnc;
     final AESKey kMac;
     final AESKey kTmp;
@@ -109,7 +117,9 @@ final class Backup implements Capability {
         ses = JCSystem.makeTransientByteArray(X_SIZE, JCSystem.CLEAR_ON_DESELECT);
         scratch = JCSystem.makeTransientByteArray((short) 64, JCSystem.CLEAR_ON_DESELECT);
         kUnique = (AESKey) KeyBuilder.buildKey(KeyBuilder.TYPE_AES, KeyBuilder.LENGTH_AES_128, false);
-        kCommon = (AESKey) KeyBuilder.buildKey(KeyBuilder.TYPE_AES, KeyBuilder.LENGTH_AES_128, false);
+        kCommon = new AESKey[2];
+        kCommon[0] = (AESKey) KeyBuilder.buildKey(KeyBuilder.TYPE_AES, KeyBuilder.LENGTH_AES_128, false);
+        kCommon[1] = (AESKey) KeyBuilder.buildKey(KeyBuilder.TYPE_AES, KeyBuilder.LENGTH_AES_128, false);
         kEnc = (AESKey) KeyBuilder.buildKey(KeyBuilder.TYPE_AES_TRANSIENT_DESELECT, KeyBuilder.LENGTH_AES_128, false);
         kMac = (AESKey) KeyBuilder.buildKey(KeyBuilder.TYPE_AES_TRANSIENT_DESELECT, KeyBuilder.LENGTH_AES_128, false);
         kTmp = (AESKey) KeyBuilder.buildKey(KeyBuilder.TYPE_AES_TRANSIENT_DESELECT, KeyBuilder.LENGTH_AES_128, false);
@@ -204,12 +214,20 @@ final class Backup implements Capability {
         if (in[off] == 0) {
             ISOException.throwIt(Proto.SW_WRONG_DATA);
         }
+        boolean slot = flag(F_KSLOT);
+        kCommon[slot ? 0 : 1].setKey(in, (short) (off + 1)); // the slot not in use: a tear here changes nothing
+        Faults.point();
         Tx.begin();
-        kCommon.setKey(in, (short) (off + 1));
         Tx.setByte(st, S_KVER, in[off]);
+        Faults.point(); // a tear inside the transaction: the version rolls back, the key it names is untouched
         setFlag(Proto.BACKUP_STATE_COMMON_KEY, true);
+        setFlag(F_KSLOT, !slot);
         Tx.commit();
         return 0;
+    }
+
+    private AESKey commonKey() {
+        return kCommon[flag(F_KSLOT) ? 1 : 0];
     }
 
     /**
@@ -223,8 +241,11 @@ final class Backup implements Capability {
         Tx.setByte(st, S_KVER, (byte) 0);
         setFlag((byte) (Proto.BACKUP_STATE_COMMON_KEY | Proto.BACKUP_STATE_CHAIN
                 | Proto.BACKUP_STATE_RESTORE_PENDING | F_RCHAIN), false);
-        kCommon.clearKey();
         Tx.commit();
+        // after the commit: no flag names either slot any more (a tear before the wipes leaves key bytes
+        // nothing uses; the next CLEAR wipes them)
+        kCommon[0].clearKey();
+        kCommon[1].clearKey();
     }
 
     /** A backup or restore session is open. */
@@ -268,7 +289,7 @@ final class Backup implements Capability {
     void wrapKey(byte[] label, byte kver, byte[] src, short srcOff) {
         scratch[32] = kver;
         Util.arrayCopyNonAtomic(src, srcOff, scratch, (short) 33, (short) 8);
-        Kdf.derive(cmac, kCommon, label, scratch, (short) 32, (short) 9, scratch, (short) 0);
+        Kdf.derive(cmac, commonKey(), label, scratch, (short) 32, (short) 9, scratch, (short) 0);
         kTmp.setKey(scratch, (short) 0);
         Util.arrayFillNonAtomic(scratch, (short) 0, (short) 64, (byte) 0);
     }

@@ -21,7 +21,6 @@ final class Cmac {
     private static final short K2 = 16;
     private static final short X = 32;
     private static final short BUF = 48;
-    private Cipher ecb;
     /** Holds a raw 256-bit key for the one-shot mac(). */
     private final AESKey rawKey;
 
@@ -43,7 +42,9 @@ final class Cmac {
     }
 
     void init(AESKey key) {
-        ecb = algorithms.aesEcb();
+        // the shared cipher is asked for on every use, never kept in a field: a field write per MAC would
+        // be a persistent write per command on a card
+        Cipher ecb = algorithms.aesEcb();
         ecb.init(key, Cipher.MODE_ENCRYPT);
         Util.arrayFillNonAtomic(w, (short) 0, (short) 64, (byte) 0);
         ecb.doFinal(w, K1, BLOCK, w, K1); // L = E(0)
@@ -69,7 +70,7 @@ final class Cmac {
         for (short i = 0; i < BLOCK; i++) {
             w[(short) (X + i)] ^= w[(short) (BUF + i)];
         }
-        ecb.doFinal(w, X, BLOCK, w, X);
+        algorithms.aesEcb().doFinal(w, X, BLOCK, w, X);
     }
 
     void update(byte[] in, short off, short len) {

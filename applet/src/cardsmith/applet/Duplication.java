@@ -71,6 +71,7 @@ final class Duplication implements Capability {
     private final byte[] slots;
     private final KeyPair pair;
     private final KeyPair ephemeral;
+    private final P256Check curve;
     /** Transient scratch: [0..32) KEK or shared secret, [32..64) derived key, [64..) working blob. */
     private final byte[] w;
     private static final short W_KEY = 0;
@@ -88,7 +89,8 @@ final class Duplication implements Capability {
         st = new byte[ST_SIZE];
         slots = new byte[(short) (Proto.KEY_GROUP_SLOTS * KEYLEN)];
         pair = P256.newKeyPair();
-        ephemeral = P256.newKeyPair();
+        ephemeral = P256.newEphemeralKeyPair();
+        curve = new P256Check();
         w = JCSystem.makeTransientByteArray(W_SIZE, JCSystem.CLEAR_ON_DESELECT);
     }
 
@@ -392,6 +394,7 @@ final class Duplication implements Capability {
             return receipt(in, inLen, applet.responseBuffer(), (short) 0);
         }
         if (type == Proto.KEY_TYPE_PAIR) {
+            need(curve.onCurve(w, (short) (pt + SCALAR)), Proto.SW_WRONG_DATA);
             // the key id in the header must be the public key's
             keyId(w, (short) (pt + SCALAR), w, W_KEY2);
             need(Util.arrayCompare(w, W_KEY2, in, (short) (inOff + H_KEY_ID), Proto.KEY_ID_LENGTH) == 0,
@@ -459,10 +462,12 @@ final class Duplication implements Capability {
     }
 
     /**
-     * w[W_KEY..+32) = x of ECDH(keys's private key, point). A point that is not on P-256 is 6A80 (cards
-     * throw CryptoException.ILLEGAL_VALUE; jCardSim throws an unchecked exception of its library).
+     * w[W_KEY..+32) = x of ECDH(keys's private key, point). A point that is not on P-256 is 6A80: checked
+     * here (P256Check) before the private key touches it, whatever the card's KeyAgreement would do with it
+     * (cards may throw CryptoException.ILLEGAL_VALUE, jCardSim throws an unchecked exception of its library).
      */
     private void ecdh(KeyPair keys, byte[] point, short off) {
+        need(curve.onCurve(point, off), Proto.SW_WRONG_DATA);
         KeyAgreement ka = alg.ecdh();
         ka.init(keys.getPrivate());
         short len = 0;
@@ -503,12 +508,14 @@ final class Duplication implements Capability {
         out[0] = Proto.BLOB_VERSION;
         out[1] = Proto.BLOB_ENVELOPE;
         keyId(in, inOff, out, E_KEY_ID);
+        // the curve before every generation: the transient private key loses it at deselect, clearKey drops
+        // it, and a power cut after a clearKey must not leave the pair unusable
+        P256.setCurve((ECPrivateKey) ephemeral.getPrivate());
+        P256.setCurve((ECPublicKey) ephemeral.getPublic());
         genFullLength(ephemeral);
         ((ECPublicKey) ephemeral.getPublic()).getW(out, E_POINT);
         ecdh(ephemeral, in, inOff);
-        // forget the ephemeral secret; clearKey also drops the curve, so set it again for the next use
-        ((ECPrivateKey) ephemeral.getPrivate()).clearKey();
-        P256.setCurve((ECPrivateKey) ephemeral.getPrivate());
+        ((ECPrivateKey) ephemeral.getPrivate()).clearKey(); // forget the ephemeral secret now, not at deselect
         alg.random().generateData(out, ENV_HDR, Aead.IV_LENGTH);
         short pt = (short) (ENV_HDR + Aead.IV_LENGTH);
         Util.arrayCopyNonAtomic(w, keyOff, out, pt, keyLen);

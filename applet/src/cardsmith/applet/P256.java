@@ -1,6 +1,9 @@
 package cardsmith.applet;
 
+import javacard.security.CryptoException;
 import javacard.security.ECKey;
+import javacard.security.ECPrivateKey;
+import javacard.security.ECPublicKey;
 import javacard.security.KeyBuilder;
 import javacard.security.KeyPair;
 
@@ -11,7 +14,7 @@ final class P256 {
     static final short POINT_LENGTH = 65;
     static final short SCALAR_LENGTH = 32;
 
-    private static final byte[] P = {
+    static final byte[] P = {
         (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF,
         (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF};
@@ -19,7 +22,7 @@ final class P256 {
         (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF,
         (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFC};
-    private static final byte[] B = {
+    static final byte[] B = {
         0x5A, (byte) 0xC6, 0x35, (byte) 0xD8, (byte) 0xAA, 0x3A, (byte) 0x93, (byte) 0xE7, (byte) 0xB3,
         (byte) 0xEB, (byte) 0xBD, 0x55, 0x76, (byte) 0x98, (byte) 0x86, (byte) 0xBC, 0x65, 0x1D, 0x06,
         (byte) 0xB0, (byte) 0xCC, 0x53, (byte) 0xB0, (byte) 0xF6, 0x3B, (byte) 0xCE, 0x3C, 0x3E, 0x27,
@@ -49,6 +52,30 @@ final class P256 {
         key.setG(G, (short) 0, (short) G.length);
         key.setR(N, (short) 0, (short) N.length);
         key.setK((short) 1);
+    }
+
+    /**
+     * An ephemeral P-256 key pair (allocate at install only) whose private scalar lives in RAM
+     * (TYPE_EC_FP_PRIVATE_TRANSIENT_DESELECT, Java Card 3.0.4): generating one writes no secret to
+     * persistent memory, and the scalar is gone at deselect or power loss. A card without the transient type
+     * gets a persistent private key (CryptoException.NO_SUCH_ALGORITHM at buildKey). Java Card has no
+     * transient EC public key type before 3.1, so the public point stays persistent (not secret). The curve
+     * is set here and must be set again before each genKeyPair: a transient key loses it at deselect, and
+     * clearKey drops it.
+     */
+    static KeyPair newEphemeralKeyPair() {
+        ECPrivateKey priv;
+        try {
+            priv = (ECPrivateKey) KeyBuilder.buildKey(KeyBuilder.TYPE_EC_FP_PRIVATE_TRANSIENT_DESELECT, KEY_BITS,
+                    false);
+        } catch (CryptoException e) {
+            priv = (ECPrivateKey) KeyBuilder.buildKey(KeyBuilder.TYPE_EC_FP_PRIVATE, KEY_BITS, false);
+        }
+        ECPublicKey pub = (ECPublicKey) KeyBuilder.buildKey(KeyBuilder.TYPE_EC_FP_PUBLIC, KEY_BITS, false);
+        KeyPair pair = new KeyPair(pub, priv);
+        setCurve(pub);
+        setCurve(priv);
+        return pair;
     }
 
     /** A P-256 key pair object (allocate at install only) with the curve set on both halves. */
