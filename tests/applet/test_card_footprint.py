@@ -77,7 +77,9 @@ def test_key_objects_are_counted_by_the_memory_their_type_names(footprint: dict[
     pair = {k["path"].rsplit(".", 1)[-1]: k for k in result["keys"] if ".pair." in k["path"]}
     assert pair["getPrivate()"]["bytes"] == 227 and pair["getPublic()"]["bytes"] == 260
     # RE-ENCRYPT's ephemeral scalar: transient where the card has the type; jCardSim lacks it (the fallback)
+    # (RE-ENCRYPT's and the session's: the same P256.newEphemeralKeyPair)
     ephemeral = [k for k in result["keys"] if ".ephemeral.getPrivate()" in k["path"]]
-    assert [k["type"] for k in ephemeral] in (["TYPE_EC_FP_PRIVATE_TRANSIENT_DESELECT"], ["TYPE_EC_FP_PRIVATE"])
+    assert len(ephemeral) == 2 and {k["type"] for k in ephemeral} <= {"TYPE_EC_FP_PRIVATE_TRANSIENT_DESELECT",
+                                                                      "TYPE_EC_FP_PRIVATE"}
     for memory in ("persistent", "deselect", "reset"):
         assert result["key_bytes"][memory] == sum(k["bytes"] for k in result["keys"] if k["memory"] == memory)

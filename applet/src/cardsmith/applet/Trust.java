@@ -95,7 +95,7 @@ final class Trust implements Capability {
         w = JCSystem.makeTransientByteArray(W_SIZE, JCSystem.CLEAR_ON_DESELECT);
         cardKeys = P256.newKeyPair();
         genFullLength(cardKeys); // the card's own key pair, made on the card once, at install
-        ephemeral = P256.newKeyPair();
+        ephemeral = P256.newEphemeralKeyPair(); // the private scalar in RAM where the card has the type
     }
 
     public short dispatch(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
@@ -239,6 +239,9 @@ final class Trust implements Capability {
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
         }
         alg.ecdh(); // 6A81 before anything when the card cannot do it
+        // a transient private key loses its curve at deselect, and clearKey drops it: set it before each use
+        P256.setCurve((ECPrivateKey) ephemeral.getPrivate());
+        P256.setCurve((ECPublicKey) ephemeral.getPublic());
         genFullLength(ephemeral);
         stage[0] = STAGE_CHALLENGED;
         byte[] rsp = applet.responseBuffer();
