@@ -159,6 +159,12 @@ def _hex(data: bytes) -> str:
     return data.hex(" ").upper()
 
 
+def _secured(cla: int) -> bool:
+    """Whether a CLA byte says secure messaging (ISO 7816-4 5.4.1: b4-b3 on channels 0-3, b6 beyond; the
+    proprietary class 8x/9x uses the same bits, CLA 84)."""
+    return bool(cla & (0x20 if cla & 0x40 else 0x0C))
+
+
 class Card:
     """The cardsmith applet on one card, reached through one transport."""
 
@@ -202,17 +208,30 @@ class Card:
         """Sends a command of any length and collects the whole response (61xx / 6Cxx handled).
 
         The status word of the response is returned, not raised; see :meth:`call`.
+
+        A command is sent once: a secured command (or any command while a session's channel is attached) is
+        never sent again, neither in chained form after a 6700 to extended length nor with another Le after
+        a 6Cxx; the status word comes back as it is (docs/security.md, "Secure messaging"). A plain command
+        sent while a session is open ends that session on the card, so it ends the host's channel too.
         """
+        in_session = self.channel is not None or _secured(command.cla)
+        if self.channel is not None and not _secured(command.cla):
+            self.channel.end("a plain command was sent, which ends the session on the card")
         # A 255-byte command with Le also goes extended: as a short APDU it overflows jCardSim's buffer and
         # costs a GET RESPONSE (see _send_chained).
         full_short = len(command.data) == SHORT_MAX_DATA and command.ne is not None
         if self.extended and (command.needs_extended() or full_short):
             response = self._send_extended(command, sensitive)
             if response.sw != 0x6700:
-                return self._collect(command, response, sensitive)
+                return self._collect(command, response, sensitive, resend=not in_session)
             self.extended = False  # the reader or card refused extended length: chain from now on
+            if in_session:
+                # The card may have seen it (its counter moved on) or not: sending it again would be a replay
+                # (6988, the session dies) or a second run. The caller gets the 6700; the session goes on,
+                # its next command chained under the next counter.
+                return response
         response = self._send_chained(command, sensitive)
-        return self._collect(command, response, sensitive)
+        return self._collect(command, response, sensitive, resend=not in_session)
 
     def _send_extended(self, command: CommandApdu, sensitive: bool) -> ResponseApdu:
         # Le = the applet's response buffer rather than 0000: jCardSim reads an extended Le of 0000 as 0.
@@ -240,13 +259,14 @@ class Card:
         last = CommandApdu(command.cla, command.ins, command.p1, command.p2, chunks[-1], ne)
         return self.exchange(last.encode(), mask_from=mask if chunks[-1] else None)
 
-    def _collect(self, command: CommandApdu, response: ResponseApdu, sensitive: bool) -> ResponseApdu:
+    def _collect(self, command: CommandApdu, response: ResponseApdu, sensitive: bool,
+                 resend: bool = True) -> ResponseApdu:
         if response.sw1 not in (0x61, 0x6C):
             return response  # the whole answer came at once (the common case)
         data = bytearray(response.data)
         mask = 5 if sensitive else None
         for _ in range(GET_RESPONSE_LIMIT):
-            if response.sw1 == 0x6C:  # wrong Le: the card says how many bytes it has
+            if response.sw1 == 0x6C and resend:  # wrong Le: the card says how many bytes it has
                 retry = CommandApdu(command.cla, command.ins, command.p1, command.p2, command.data,
                                     response.sw2 or 256)
                 response = self.exchange(retry.encode(), mask_from=mask)

@@ -126,6 +126,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
      */
     public boolean select() {
         resetIo();
+        trust.wipeStaleEphemeral();
         return true;
     }
 

@@ -101,6 +101,7 @@ final class HolderPin {
         }
         Faults.point();
         Tx.commit();
+        Faults.point(); // stored, the answer lost: the new PIN works, the counter as the commit left it
     }
 
     /** PUT_PIN: only while no PIN is set, and never onto a blocked counter (CLEAR does not unblock). */

@@ -188,6 +188,7 @@ final class Trust implements Capability {
         Tx.setByte(st, ST_FLAGS, (byte) (st[ST_FLAGS] | Proto.TRUST_ISSUER_KEY));
         Tx.commit();
         Util.arrayFillNonAtomic(w, (short) 0, W_SIZE, (byte) 0);
+        Faults.point(); // set, and the answer lost: the host finds the key id in GET INFO (a second PUT is 6985)
     }
 
     private void putCardCertificate(byte[] in, short inOff, short inLen) {
@@ -211,6 +212,7 @@ final class Trust implements Capability {
         advanceDate(in, inOff);
         Faults.point();
         Tx.commit();
+        Faults.point(); // stored, and the answer lost: GET_CARD_CERTIFICATE gives it back
     }
 
     private short getCardCertificate(byte p1, byte p2) {
@@ -243,6 +245,7 @@ final class Trust implements Capability {
         P256.setCurve((ECPrivateKey) ephemeral.getPrivate());
         P256.setCurve((ECPublicKey) ephemeral.getPublic());
         genFullLength(ephemeral);
+        Faults.point(); // a challenge made and never sent: select() wipes it (staleEphemeral)
         stage[0] = STAGE_CHALLENGED;
         byte[] rsp = applet.responseBuffer();
         short off = ((ECPublicKey) ephemeral.getPublic()).getW(rsp, (short) 0);
@@ -312,8 +315,10 @@ final class Trust implements Capability {
             advanceDate(in, inOff);
             Tx.commit();
         }
+        Faults.point(); // the date moved on, no session yet
         sm.start();
         applet.setSessionPermissions(Util.getShort(in, (short) (inOff + C_PERMS)));
+        Faults.point(); // the session open, its receipt not sent: the power loss ends it (all transient)
         return Cmac.BLOCK;
     }
 
@@ -415,6 +420,17 @@ final class Trust implements Capability {
             keys.genKeyPair();
         } while (((ECPrivateKey) keys.getPrivate()).getS(w, W_K) < SCALAR);
         Util.arrayFillNonAtomic(w, W_K, SCALAR, (byte) 0);
+    }
+
+    /**
+     * Select (CardsmithApplet.select): a power loss between OPEN_SESSION and the end of AUTHENTICATE left the
+     * ephemeral private key (a persistent key object) set; it is wiped before anything else runs, so no
+     * challenge outlives its selection (forward secrecy does not depend on the host finishing the set-up).
+     */
+    void wipeStaleEphemeral() {
+        if (ephemeral.getPrivate().isInitialized()) {
+            wipeEphemeral();
+        }
     }
 
     /** The ephemeral private key is never kept: cleared, and the curve set again for the next genKeyPair. */
