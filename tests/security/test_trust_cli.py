@@ -27,7 +27,8 @@ def test_issuer_station_and_a_session_from_the_command_line(service: dict[str, s
     # personalisation: a purse, the PIN, the card enrolled with the issuer, then ISSUED
     assert run(env, *CARD, "data", "define", "2", "--first-page", "4", "--pages", "1",
                "--value").returncode == 0
-    assert run(env, *CARD, "key", "personalise", "--pin", "1234", "--key1", "11" * 32).returncode == 0
+    kept = run(env, *CARD, "key", "personalise", "--pin", "1234", "--key1", "11" * 32, "--keep-open")
+    assert kept.returncode == 0 and "left INSTALLED (--keep-open)" in kept.stdout, kept.stderr
     enrol = run(env, *CARD, "--json", "issuer", "enrol", "--key", str(root))
     assert enrol.returncode == 0, enrol.stderr
     assert json.loads(enrol.stdout)["role"] == "card"
