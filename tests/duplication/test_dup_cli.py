@@ -102,3 +102,52 @@ def test_decrypt_refuses_another_cards_file_and_a_tampered_one_before_writing(re
     sealed.write_bytes(raw)
     assert run(capsys, "-r", "A", "files", "decrypt", "--pin", PIN_MAIN, str(sealed))[0] == 0
     assert plain.read_bytes() == b"for card A only"
+
+
+def _lifecycle(card) -> str:  # noqa: ANN001
+    return card.info().lifecycle_name
+
+
+@pytest.mark.parametrize("keep_open", [False, True], ids=["issued", "keep-open"])
+def test_personalise_and_duplicate_end_issued_unless_kept_open(request, transport_kind, monkeypatch, capsys,
+                                                                keep_open: bool) -> None:
+    from conftest import fresh_card
+
+    cards = {name: fresh_card(request, transport_kind, slot) for name, slot in (("A", 0), ("B", 1))}
+    for card in cards.values():
+        card.close = lambda: None  # type: ignore[method-assign]  # the fixture owns the transport
+    monkeypatch.setattr("cardsmith.cli.context.Settings.open_card",
+                        lambda settings, reader=None: cards[reader or settings.reader])
+    extra = ["--keep-open"] if keep_open else []
+    key1 = "11" * 32
+    for name, pin in (("A", PIN_MAIN), ("B", PIN_BACKUP)):
+        code, out, err = run(capsys, "-r", name, "key", "personalise", "--pin", pin, "--key1", key1, *extra)
+        card_id = cards[name].info().card_id.hex().upper()
+        assert code == 0, err
+        if keep_open:
+            assert f"card {card_id} left INSTALLED (--keep-open)" in out and _lifecycle(cards[name]) == "INSTALLED"
+        else:
+            assert f"card {card_id} is now ISSUED: personalisation closed for good" in out
+            assert _lifecycle(cards[name]) == "ISSUED"
+    # after ISSUED the holder's side keeps working: Key2/Key3 under the PIN, key generation, export, import
+    code, out, err = run(capsys, "--json", "duplicate", "--from", "A", "--to", "B", "--from-pin", PIN_MAIN,
+                         "--to-pin", PIN_BACKUP, *extra)
+    assert code == 0, err
+    result = json.loads(out)
+    want = "INSTALLED" if keep_open else "ISSUED"
+    assert result["main_lifecycle"] == result["backup_lifecycle"] == want
+    assert _lifecycle(cards["A"]) == _lifecycle(cards["B"]) == want
+    if not keep_open:  # the issuer-only command of the attack in issue 10 is refused now
+        code, _, err = run(capsys, "-r", "B", "key", "personalise", "--pin", "0000", "--key1", key1)
+        assert code == 4 and "this card is ISSUED" in err
+
+
+def test_duplicate_closes_personalisation_it_finds_open(readers, capsys) -> None:
+    # personalised by the library (INSTALLED): the CLI's duplicate ends both cards ISSUED and says so
+    code, out, err = run(capsys, "duplicate", "--from", "A", "--to", "B", "--from-pin", PIN_MAIN,
+                         "--to-pin", PIN_BACKUP)
+    assert code == 0, err
+    for name in ("A", "B"):
+        card_id = readers[name].card_id.hex().upper()
+        assert f"card {card_id} is now ISSUED: personalisation closed for good" in out
+        assert _lifecycle(readers[name].card) == "ISSUED"

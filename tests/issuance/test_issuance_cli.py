@@ -60,6 +60,7 @@ def test_prepare_then_issue_a_batch_with_its_log(service: dict[str, str], tmp_pa
     assert first.returncode == 0, first.stderr
     assert first.stderr == ""  # no progress label or other noise without a terminal
     (r,) = json.loads(first.stdout)["results"]
+    assert json.loads(first.stdout)["lifecycle"] == "ISSUED"  # the profile closes personalisation (default)
     assert (r["record_id"], r["result"]) == ("A1", "issued")
     status = json.loads(run(service, "--json", "bundle-status").stdout)
     assert (status["status"], status["committed"], status["commands"]) == ("DONE", 3, 3)
@@ -75,6 +76,7 @@ def test_prepare_then_issue_a_batch_with_its_log(service: dict[str, str], tmp_pa
     second = run(service, "-r", "sim 1", "issue", str(batch), "--log", str(log), "--no-wait")
     assert second.returncode == 0, second.stderr
     assert "B2" in second.stdout and "issued" in second.stdout
+    assert "each card issued is now ISSUED: its bundle closed personalisation for good" in second.stdout
     assert "issuing" not in second.stdout + second.stderr  # no progress label in a pipe or a log
 
     rows = sqlite3.connect(log).execute("SELECT record_id, result, card_id FROM issuance_log ORDER BY id").fetchall()

@@ -27,7 +27,8 @@ def test_issuer_station_and_a_session_from_the_command_line(service: dict[str, s
     # personalisation: a purse, the PIN, the card enrolled with the issuer, then ISSUED
     assert run(env, *CARD, "data", "define", "2", "--first-page", "4", "--pages", "1",
                "--value").returncode == 0
-    assert run(env, *CARD, "key", "personalise", "--pin", "1234", "--key1", "11" * 32).returncode == 0
+    kept = run(env, *CARD, "key", "personalise", "--pin", "1234", "--key1", "11" * 32, "--keep-open")
+    assert kept.returncode == 0 and "left INSTALLED (--keep-open)" in kept.stdout, kept.stderr
     enrol = run(env, *CARD, "--json", "issuer", "enrol", "--key", str(root))
     assert enrol.returncode == 0, enrol.stderr
     assert json.loads(enrol.stdout)["role"] == "card"
@@ -92,3 +93,40 @@ def test_bad_passphrases_certificates_and_issuers_get_one_line(service: dict[str
     foreign = run(env, *card, "--as", str(tmp_path / "o.cert"), "info")
     assert foreign.returncode == 6 and "another issuer" in foreign.stderr
     assert "Traceback" not in foreign.stderr
+
+
+@pytest.fixture(scope="module")
+def two_cards(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """Its own service: both cards are enrolled and end ISSUED."""
+    from cli_helpers import base_env
+
+    env = base_env(tmp_path_factory.mktemp("two"))
+    assert run(env, "sim", "start", "--cards", "2").returncode == 0
+    yield env
+    run(env, "sim", "stop")
+
+
+def test_a_two_reader_duplication_runs_secured_on_both_cards(two_cards: dict[str, str], tmp_path: Path) -> None:
+    env = two_cards | {"CARDSMITH_ISSUER_PASSPHRASE": "root pass", "CARDSMITH_KEY_PASSPHRASE": "station pass"}
+    root, cert = tmp_path / "root.key", tmp_path / "desk.cert"
+    assert run(env, "issuer", "init", "--key", str(root)).returncode == 0
+    for reader, pin in (("sim 0", "1234"), ("sim 1", "5678")):  # the issuer's desk: personalise, enrol
+        assert run(env, "-r", reader, "key", "personalise", "--pin", pin, "--key1", "22" * 32,
+                   "--keep-open").returncode == 0
+        assert run(env, "-r", reader, "issuer", "enrol", "--key", str(root)).returncode == 0
+    assert run(env, "issuer", "certify", "--key", str(root), "--holder-key", str(tmp_path / "desk.key"),
+               "--out", str(cert)).returncode == 0
+
+    pins = {"CARDSMITH_FROM_PIN": "1234", "CARDSMITH_TO_PIN": "5678"}
+    out = run(env | pins, "-v", "--as", str(cert), "duplicate", "--from", "sim 0", "--to", "sim 1")
+    assert out.returncode == 0, out.stderr
+    trace = out.stderr
+    assert trace.count("> AUTHENTICATE") == 2  # a session on each card
+    for name in ("VERIFY", "PUT_KEY_GROUP_SLOT", "GENERATE_KEY_PAIR", "EXPORT_KEY", "IMPORT_KEY", "CONFIRM_EXPORT",
+                 "DECRYPT", "LOCK_KEY_GROUP", "CLOSE_PERSONALISATION"):
+        assert f"= secured {name}" in trace, name
+    assert trace.count("= secured VERIFY") == 2 and trace.count("= secured CLOSE_PERSONALISATION") == 2
+    assert b"1234".hex().upper() not in trace.replace(" ", "") and b"5678".hex().upper() not in trace.replace(" ", "")
+    wire = [line for line in trace.splitlines() if line.startswith(("> VERIFY:", "> EXPORT_KEY:", "> IMPORT_KEY:"))]
+    assert len(wire) >= 4 and all(int(line.split(": ")[1][:2], 16) & 0x04 for line in wire)  # CLA 84 / 04
+    assert out.stdout.count("is now ISSUED: personalisation closed for good") == 2

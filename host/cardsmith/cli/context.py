@@ -126,6 +126,25 @@ def confirm(question: str, yes: bool) -> None:
         raise UsageError("not confirmed: nothing was done")
 
 
+keep_open_option = click.option(
+    "--keep-open", is_flag=True,
+    help="Leave personalisation open (lifecycle INSTALLED: a development card); by default the card ends ISSUED.")
+
+
+def finish_personalisation(card: Card, keep_open: bool) -> tuple[str, str]:
+    """Closes personalisation on ``card`` unless ``keep_open``; returns its lifecycle name and the line that
+    says so (the CLI flows that leave a card for the field end ISSUED unless the user asks otherwise)."""
+    info = card.info()
+    card_id = info.card_id.hex().upper()
+    if not info.installed:
+        return info.lifecycle_name, f"card {card_id} is {info.lifecycle_name} (personalisation was closed before)"
+    if keep_open:
+        return "INSTALLED", (f"card {card_id} left INSTALLED (--keep-open): personalisation stays open, so its "
+                             "issuer-only commands still run in clear; not for the field")
+    card.close_personalisation()
+    return "ISSUED", f"card {card_id} is now ISSUED: personalisation closed for good"
+
+
 yes_option = click.option("--yes", "-y", "yes", is_flag=True, help="Do not ask for confirmation.")
 
 pass_settings = click.make_pass_decorator(Settings)

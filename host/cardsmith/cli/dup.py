@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .context import Settings, confirm, pass_settings, secret, yes_option
+from .context import Settings, confirm, finish_personalisation, keep_open_option, pass_settings, secret, yes_option
 
 if TYPE_CHECKING:
     from ..duplication import DuplicationSession
@@ -42,10 +42,13 @@ def _session(settings: Settings, reader: str | None = None, *, verify: bool = Fa
 @click.option("--ask-keys", is_flag=True, help="Type Key2/Key3 (64 hex digits each) instead of generating them.")
 @click.option("--private-only", is_flag=True, help="Copy only the private key: the backup can decrypt only.")
 @click.option("--no-lock", is_flag=True, help="Leave the key groups unlocked afterwards.")
+@keep_open_option
 @pass_settings
 def duplicate(settings: Settings, src_reader: str, dst_reader: str, from_pin: str | None, to_pin: str | None,
-              ask_keys: bool, private_only: bool, no_lock: bool) -> None:
+              ask_keys: bool, private_only: bool, no_lock: bool, keep_open: bool) -> None:
     """Make the card in --to a backup of the main card in --from (same private key, exported once).
+
+    Both cards end ISSUED (personalisation closed for good) unless --keep-open.
 
     \b
     Example:  cardsmith duplicate --from "sim 3" --to "sim 4"   (PINs asked)
@@ -63,8 +66,12 @@ def duplicate(settings: Settings, src_reader: str, dst_reader: str, from_pin: st
         result = run(src, dst, _pin(from_pin, "main card PIN"), _pin(to_pin, "backup card PIN"),
                      holder_keys=keys, lock=not no_lock, key_type=KEY_TYPE_PRIVATE if private_only else KEY_TYPE_PAIR,
                      progress=None if settings.as_json else (lambda s: click.echo(f"  {s}", err=True)))
-    settings.emit(result.as_json(), f"backup card {result.backup_id.hex().upper()} now holds key "
-                  f"{result.key_id.hex().upper()} of main card {result.main_id.hex().upper()}")
+        (main_state, main_line), (backup_state, backup_line) = (finish_personalisation(src.card, keep_open),
+                                                                finish_personalisation(dst.card, keep_open))
+    settings.emit(dict(result.as_json(), main_lifecycle=main_state, backup_lifecycle=backup_state),
+                  f"backup card {result.backup_id.hex().upper()} now holds key "
+                  f"{result.key_id.hex().upper()} of main card {result.main_id.hex().upper()}\n"
+                  f"{main_line}\n{backup_line}")
 
 
 @click.group()
@@ -76,9 +83,13 @@ def key() -> None:
 @click.option("--pin", help="Initial holder PIN (else $CARDSMITH_NEW_PIN, else asked twice).")
 @click.option("--key1", "key1_hex", help="Key1 of the key group (64 hex digits, the issuer's; else $CARDSMITH_KEY1, "
               "else asked).")
+@keep_open_option
 @pass_settings
-def personalise(settings: Settings, pin: str | None, key1_hex: str | None) -> None:
-    """Issuer step (card lifecycle INSTALLED): set the initial PIN and Key1.
+def personalise(settings: Settings, pin: str | None, key1_hex: str | None, keep_open: bool) -> None:
+    """Issuer step (card lifecycle INSTALLED): set the initial PIN and Key1, then close personalisation.
+
+    The card ends ISSUED for good (no PUT_PIN, Key1, common key, region or issuer enrolment afterwards; Key2,
+    Key3, key generation, duplication and files keep working under the PIN) unless --keep-open.
 
     \b
     Example:  CARDSMITH_KEY1=<64 hex> cardsmith -r "sim 1" key personalise   (PIN asked twice)
@@ -91,7 +102,9 @@ def personalise(settings: Settings, pin: str | None, key1_hex: str | None) -> No
     key1 = parse_hex(secret(key1_hex, "Key1 (64 hex digits)", "CARDSMITH_KEY1"), "--key1", (SLOT_LENGTH,))
     with _session(settings) as kc:
         run(kc, pin, key1)
-    settings.emit({"card_id": kc.card_id.hex().upper()}, f"card {kc.card_id.hex().upper()}: PIN and Key1 set")
+        state, line = finish_personalisation(kc.card, keep_open)
+    settings.emit({"card_id": kc.card_id.hex().upper(), "lifecycle": state},
+                  f"card {kc.card_id.hex().upper()}: PIN and Key1 set\n{line}")
 
 
 @key.command()

@@ -110,8 +110,13 @@ def issue(settings: Settings, batch_path: str, record_id: str | None, count: int
         finally:
             if events is not None:
                 events.close()
+    closes = batch.get("steps", [])[-1:] == ["CLOSE_PERSONALISATION"]  # the profile's close (default true)
     if settings.as_json:
-        settings.emit({"results": [r.as_json() for r in run.results], "log": run.log_path}, "")
+        settings.emit({"results": [r.as_json() for r in run.results], "log": run.log_path,
+                       "lifecycle": "ISSUED" if closes else "INSTALLED"}, "")
+    elif any(r.result == "issued" for r in run.results):
+        click.echo("each card issued is now ISSUED: its bundle closed personalisation for good" if closes else
+                   "each card issued stays INSTALLED: the profile has close = false (a development card)")
     run.raise_for_rejected()
 
 

@@ -335,6 +335,18 @@ class Card:
             self.extended = False
         return info
 
+    def close_personalisation(self) -> bool:
+        """Ends personalisation for good (CLOSE_PERSONALISATION: INSTALLED -> ISSUED).
+
+        Returns True when this call closed it, False when the card was ISSUED already (nothing sent beyond
+        GET INFO). Afterwards the INSTALLED-only commands (PUT_PIN, Key1, LOAD_COMMON_KEY, DEFINE_REGION,
+        issuer enrolment) are refused; what the holder does under the PIN keeps working (protocol.toml).
+        """
+        if not self.info().installed:
+            return False
+        self.call(Ins.CLOSE_PERSONALISATION, expect_data=False)
+        return True
+
     def reset(self) -> bytes:
         """Power-cycles the card and selects the applet again; returns the ATR. Ends any session."""
         if self.channel is not None:
