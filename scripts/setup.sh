@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(ant ecj pcscd vsmartcard-vpcd swig libpcsclite-dev opensc pcsc-tools maven openjdk-17-jdk-headless
-  postgresql)
+  postgresql chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
