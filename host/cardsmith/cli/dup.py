@@ -294,17 +294,19 @@ def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None, pin_f
               help="The peer card's public key (from `cardsmith key public -o`).")
 @click.option("--pin", help=PIN_HELP)
 @pin_file_option
+@yes_option
 @pass_settings
 def share(settings: Settings, inputs: tuple[Path, ...], peer_key: Path, pin: str | None,
-          pin_file: Path | None) -> None:
+          pin_file: Path | None, yes: bool) -> None:
     """Re-encrypt files for a peer card inside this card: writes NAME.peer-KEYID beside each.
 
     \b
     Example:  cardsmith files share notes.txt.csef --peer-key peer.pub
     """
-    from ..duplication.files import read_public_key, share_files
+    from ..duplication.files import read_public_key, share_files, shared_name
 
     point = read_public_key(peer_key)
+    _confirm_overwrite([shared_name(p, point) for p in inputs], yes)
     with _session(settings, verify=True, pin=pin, pin_file=pin_file) as kc:
         written = share_files(inputs, kc, point)
     _written(settings, written, kc.card_id)
