@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from cardsmith.cli import exitcodes
+from cardsmith.protocol.codes import PIN_TRY_LIMIT
 from cli_helpers import base_env, run
 
 
@@ -184,6 +185,34 @@ def test_secrets_are_never_required_on_the_command_line(service: dict[str, str])
     assert not status["pin"]["set"]
     change = run(service, "-r", "sim 1", "pin", "change")
     assert change.returncode == exitcodes.EXIT_USAGE and "$CARDSMITH_PIN" in change.stderr
+
+
+def test_secrets_come_from_files_for_scripts(tmp_path: Path) -> None:
+    """--pin-file and $CARDSMITH_..._FILE, as ykman reads them: one line, its trailing newline stripped."""
+    env = base_env(tmp_path / "home")
+    assert run(env, "sim", "start", "--cards", "1").returncode == 0
+    try:
+        (tmp_path / "new.pin").write_text("1234\n")
+        (tmp_path / "key1").write_text("11" * 32 + "\n")
+        out = run(env, "key", "personalise", "--pin-file", str(tmp_path / "new.pin"),
+                  "--key1-file", str(tmp_path / "key1"))
+        assert out.returncode == 0, out.stderr
+        assert run(dict(env, CARDSMITH_PIN_FILE=str(tmp_path / "new.pin")), "pin", "verify").returncode == 0
+        (tmp_path / "next.pin").write_text("5678\n")
+        out = run(dict(env, CARDSMITH_NEW_PIN_FILE=str(tmp_path / "next.pin")), "pin", "change",
+                  "--old-file", str(tmp_path / "new.pin"))
+        assert out.returncode == 0, out.stderr
+        assert run(env, "pin", "verify", "--pin-file", str(tmp_path / "next.pin")).returncode == 0
+        # a missing file: one line naming the option and the file, exit 2, no try spent
+        out = run(env, "pin", "verify", "--pin-file", str(tmp_path / "nope"))
+        assert out.returncode == exitcodes.EXIT_USAGE and len(out.stderr.splitlines()) == 1, out.stderr
+        assert "--pin-file: cannot read" in out.stderr and "nope" in out.stderr
+        out = run(dict(env, CARDSMITH_PIN_FILE=str(tmp_path / "nope")), "pin", "verify")
+        assert out.returncode == exitcodes.EXIT_USAGE and "$CARDSMITH_PIN_FILE: cannot read" in out.stderr
+        status = json.loads(run(env, "--json", "key", "status").stdout)
+        assert status["pin"]["tries_left"] == PIN_TRY_LIMIT, status
+    finally:
+        run(env, "sim", "stop")
 
 
 def test_a_card_that_will_not_outlive_the_command_says_so(tmp_path: Path) -> None:

@@ -83,6 +83,15 @@ def test_destructive_commands_need_yes_without_a_terminal(cards: dict[str, str],
     plain.write_text("changed")
     assert run(env, "-r", "sim 0", "files", "decrypt", str(sealed), "--yes").returncode == 0
     assert plain.read_text() == "one"
+    peer = tmp_path / "peer.pub"
+    assert run(env, "-r", "sim 0", "key", "public", "-o", str(peer)).returncode == 0
+    assert run(env, "-r", "sim 0", "files", "share", str(sealed), "--peer-key", str(peer)).returncode == 0
+    shared = next(tmp_path.glob("a.txt.csef.peer-*"))
+    first = shared.read_bytes()
+    refused = run(env, "-r", "sim 0", "files", "share", str(sealed), "--peer-key", str(peer))
+    assert refused.returncode == exitcodes.EXIT_USAGE and f"{shared.name} exists and would be" in refused.stderr
+    assert "add --yes" in refused.stderr and shared.read_bytes() == first
+    assert run(env, "-r", "sim 0", "files", "share", str(sealed), "--peer-key", str(peer), "--yes").returncode == 0
     assert run(env, "-r", "sim 0", "key", "lock", "--yes").returncode == 0
     assert json.loads(run(env, "-r", "sim 0", "--json", "key", "status").stdout)["key_group"]["locked"]
     clear = run(env, "-r", "sim 0", "bundle-clear")

@@ -38,3 +38,25 @@ def test_a_key_file_of_the_wrong_size_or_missing_is_one_clear_error(tmp_path: Pa
         read_key_file(short, "--key-file", (16,))
     with pytest.raises(UsageError, match="cannot read"):
         read_key_file(tmp_path / "absent.key", "--key-file", (16,))
+
+
+def test_a_secret_file_is_one_line_with_its_trailing_newline_stripped(tmp_path: Path) -> None:
+    from cardsmith.core.keys import read_secret_file
+
+    for content, expected in ((b"1234\n", "1234"), (b"1234", "1234"), (b"12 34\r\n", "12 34"), (b" 1234\n", " 1234")):
+        (tmp_path / "pin").write_bytes(content)
+        assert read_secret_file(tmp_path / "pin", "--pin-file") == expected
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (b"", "is empty"), (b"\n", "is empty"), (b"1234\n5678\n", "more than one line"), (b"\xff\xfe", "is not text"),
+])
+def test_a_bad_secret_file_is_one_clear_error(tmp_path: Path, content: bytes, words: str) -> None:
+    from cardsmith.core.keys import read_secret_file
+
+    (tmp_path / "pin").write_bytes(content)
+    with pytest.raises(UsageError, match=words) as exc:
+        read_secret_file(tmp_path / "pin", "--pin-file")
+    assert str(exc.value).startswith("--pin-file: ") and "\n" not in str(exc.value)
+    with pytest.raises(UsageError, match=r"--pin-file: cannot read .*missing \(No such file"):
+        read_secret_file(tmp_path / "missing", "--pin-file")

@@ -121,3 +121,14 @@ def test_card_events_through_pcscd(request: pytest.FixtureRequest, pcsc_rig: Pcs
     again = _wait_for(reader, present=True)  # and the card is usable again
     assert again is not None
     again.close()
+
+
+def test_listing_readers_leaves_no_pcsc_context_to_the_garbage_collector(pcsc_rig: PcscRig, tmp_path: object) -> None:
+    """`readers` and `doctor` release every PC/SC context themselves: no pyscard "Exception ignored ... Failed to
+    release context" at exit, with a card in a reader and with an empty one."""
+    env = dict(os.environ, CARDSMITH_HOME=str(tmp_path))
+    for args in (["readers"], ["--json", "readers"], ["doctor"], ["-r", "PCD 00 00", "doctor"]):
+        out = subprocess.run([sys.executable, "-m", "cardsmith.cli", *args], env=env, capture_output=True,
+                             text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert "Exception ignored" not in out.stderr and "Failed to release context" not in out.stderr, out.stderr
+        assert "Virtual PCD 00 00" in out.stdout, out.stdout

@@ -1,4 +1,7 @@
-"""README.md is a tested script: every shell block runs, in order, on the simulator, and must succeed.
+"""README.md and the docs' walk-throughs are tested scripts: every shell block runs, in order, on the
+simulator, and must succeed.
+
+Each file in WALKTHROUGHS runs on its own (its own scratch folder and CARDSMITH_HOME).
 
 The blocks run one after another with bash (`set -euo pipefail`) in a scratch folder (the repository's
 `docs`, `bench` and `.venv` linked in) with a scratch CARDSMITH_HOME, so the simulator service they start is
@@ -20,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SHELL_LANGS = {"sh", "bash", "shell", "console"}
 SKIP = re.compile(r"<!--\s*readme-test:\s*skip:\s*(.+?)\s*-->")
 FENCE = re.compile(r"^```(\S*)\s*$")
+#: the Markdown files whose shell blocks are a walk-through, each with the fewest blocks it must run
+WALKTHROUGHS = {"README.md": 5, "docs/backup.md": 1, "docs/duplication.md": 1}
 
 
 @dataclass
@@ -53,10 +58,11 @@ def blocks(path: Path) -> list[Block]:
     return out
 
 
-def test_every_readme_block_says_what_it_is() -> None:
+@pytest.mark.parametrize("doc", sorted(WALKTHROUGHS))
+def test_every_block_says_what_it_is(doc: str) -> None:
     # an untagged fence would escape the walk-through: every block names its language
-    untagged = [b.line for b in blocks(ROOT / "README.md") if not b.lang]
-    assert not untagged, f"README.md fences without a language at lines {untagged}"
+    untagged = [b.line for b in blocks(ROOT / doc) if not b.lang]
+    assert not untagged, f"{doc} fences without a language at lines {untagged}"
 
 
 def test_skip_marker_is_read(tmp_path: Path) -> None:
@@ -81,28 +87,29 @@ def scratch(tmp_path: Path) -> dict[str, str]:
     subprocess.run(["cardsmith", "sim", "stop"], env=env, cwd=work, capture_output=True, timeout=60)
 
 
-def test_the_readme_runs_as_written(scratch: dict[str, str]) -> None:
+@pytest.mark.parametrize("doc", sorted(WALKTHROUGHS))
+def test_the_walkthrough_runs_as_written(scratch: dict[str, str], doc: str) -> None:
     cwd = scratch.pop("cwd")
-    shell = [b for b in blocks(ROOT / "README.md") if b.lang in SHELL_LANGS]
+    shell = [b for b in blocks(ROOT / doc) if b.lang in SHELL_LANGS]
     ran = 0
     skipped = []
     # the blocks share one shell's variables (LOST, KEY1, an exported family key), as a user's terminal does
     script = ["set -euo pipefail"]
     for block in shell:
         if block.skip:
-            skipped.append(f"README.md:{block.line}: {block.skip}")
+            skipped.append(f"{doc}:{block.line}: {block.skip}")
             continue
-        script.append(f"echo '>>> README.md:{block.line}' >&2")
+        script.append(f"echo '>>> {doc}:{block.line}' >&2")
         script.append(block.text)
         ran += 1
     result = subprocess.run(["bash", "-c", "\n".join(script)], cwd=cwd, env=scratch, capture_output=True,
                             text=True, timeout=600, stdin=subprocess.DEVNULL)
-    markers = re.findall(r">>> (README\.md:\d+)", result.stderr)
+    markers = re.findall(rf">>> ({re.escape(doc)}:\d+)", result.stderr)
     where = markers[-1] if markers else "before the first block"
     assert result.returncode == 0, (
-        f"the README block at {where} failed (exit {result.returncode})\n--- stdout\n{result.stdout[-3000:]}"
+        f"the {doc} block at {where} failed (exit {result.returncode})\n--- stdout\n{result.stdout[-3000:]}"
         f"\n--- stderr\n{result.stderr[-3000:]}")
-    assert ran >= 5 and len(markers) == ran
+    assert ran >= WALKTHROUGHS[doc] and len(markers) == ran
     assert "Traceback" not in result.stderr
     # without a terminal, progress bars draw nothing: no bare label lines in a pipe or a log
     assert not re.search(r"^(backup|restore|issuing)$", result.stdout + result.stderr, re.M)

@@ -98,19 +98,33 @@ class Settings:
             yield update
 
 
-def secret(value: str | None, what: str, env: str, *, new: bool = False) -> str:
-    """A secret from its option, else from the environment variable ``env``, else asked on the terminal (hidden;
-    a new one twice). Without a terminal it is a usage error naming both ways, never a hanging prompt or a
-    GetPassWarning (as ykman does)."""
+def secret(value: str | None, what: str, env: str, *, new: bool = False, file: Path | None = None,
+           file_option: str = "") -> str:
+    """A secret from its option, else from the file of its ``--...-file`` option, else from the environment
+    variable ``env``, else from the file named by ``${env}_FILE``, else asked on the terminal (hidden; a new one
+    twice). Files are read by ``core.keys.read_secret_file`` (one line). Without a terminal it is a usage error
+    naming the ways, never a hanging prompt or a GetPassWarning (as ykman does)."""
+    from ..core.errors import UsageError
+    from ..core.keys import read_secret_file
+
     if value:
         return value
+    if file is not None:
+        return read_secret_file(file, file_option or what)
     if os.environ.get(env):
         return os.environ[env]
+    if os.environ.get(f"{env}_FILE"):
+        return read_secret_file(os.environ[f"{env}_FILE"], f"${env}_FILE")
     if not sys.stdin.isatty():
-        from ..core.errors import UsageError
-
-        raise UsageError(f"no terminal to ask for the {what}: give it with its option or in ${env}")
+        raise UsageError(f"no terminal to ask for the {what}: give it with its option, in ${env}, "
+                         f"or in a file named by ${env}_FILE")
     return click.prompt(what, hide_input=True, confirmation_prompt=new)
+
+
+def secret_file_option(name: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--NAME-file FILE``: the secret read from a file (one line), for scripts."""
+    return click.option(f"--{name}-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+                        help=f"Read the {what} from FILE (one line).")
 
 
 def confirm(question: str, yes: bool) -> None:

@@ -9,43 +9,58 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .context import Settings, confirm, finish_personalisation, keep_open_option, pass_settings, secret, yes_option
+from .context import (
+    Settings,
+    confirm,
+    finish_personalisation,
+    keep_open_option,
+    pass_settings,
+    secret,
+    secret_file_option,
+    yes_option,
+)
 
 if TYPE_CHECKING:
     from ..duplication import DuplicationSession
 
-PIN_HELP = "Holder PIN (else $CARDSMITH_PIN, else asked)."
+PIN_HELP = "Holder PIN (else --pin-file, $CARDSMITH_PIN, $CARDSMITH_PIN_FILE, else asked)."
+pin_file_option = secret_file_option("pin", "holder PIN")
 
 
-def _pin(value: str | None, prompt: str = "PIN") -> str:
-    return secret(value, prompt, "CARDSMITH_PIN")
+def _pin(value: str | None, prompt: str = "PIN", file: Path | None = None, env: str = "CARDSMITH_PIN",
+         file_option: str = "--pin-file") -> str:
+    return secret(value, prompt, env, file=file, file_option=file_option)
 
 
 @contextlib.contextmanager
 def _session(settings: Settings, reader: str | None = None, *, verify: bool = False, pin: str | None = None,
-             prompt: str = "PIN") -> Iterator[DuplicationSession]:
+             prompt: str = "PIN", pin_file: Path | None = None, env: str = "CARDSMITH_PIN",
+             file_option: str = "--pin-file") -> Iterator[DuplicationSession]:
     """The duplication session of the card in ``reader``; with ``verify``, the PIN (given or asked) verified."""
     from ..duplication import DuplicationSession
 
     with settings.open_card(reader) as card:
         session = DuplicationSession(card)
         if verify:
-            session.verify_pin(_pin(pin, prompt))
+            session.verify_pin(_pin(pin, prompt, pin_file, env, file_option))
         yield session
 
 
 @click.command()
 @click.option("--from", "src_reader", required=True, help="Reader holding the main card.")
 @click.option("--to", "dst_reader", required=True, help="Reader holding the blank backup card.")
-@click.option("--from-pin", envvar="CARDSMITH_FROM_PIN", help="Main card PIN (else asked).")
-@click.option("--to-pin", envvar="CARDSMITH_TO_PIN", help="Backup card PIN (else asked).")
+@click.option("--from-pin", help="Main card PIN (else --from-pin-file, $CARDSMITH_FROM_PIN[_FILE], else asked).")
+@secret_file_option("from-pin", "main card PIN")
+@click.option("--to-pin", help="Backup card PIN (else --to-pin-file, $CARDSMITH_TO_PIN[_FILE], else asked).")
+@secret_file_option("to-pin", "backup card PIN")
 @click.option("--ask-keys", is_flag=True, help="Type Key2/Key3 (64 hex digits each) instead of generating them.")
 @click.option("--private-only", is_flag=True, help="Copy only the private key: the backup can decrypt only.")
 @click.option("--no-lock", is_flag=True, help="Leave the key groups unlocked afterwards.")
 @keep_open_option
 @pass_settings
-def duplicate(settings: Settings, src_reader: str, dst_reader: str, from_pin: str | None, to_pin: str | None,
-              ask_keys: bool, private_only: bool, no_lock: bool, keep_open: bool) -> None:
+def duplicate(settings: Settings, src_reader: str, dst_reader: str, from_pin: str | None,
+              from_pin_file: Path | None, to_pin: str | None, to_pin_file: Path | None, ask_keys: bool,
+              private_only: bool, no_lock: bool, keep_open: bool) -> None:
     """Make the card in --to a backup of the main card in --from (same private key, exported once).
 
     Both cards end ISSUED (personalisation closed for good) unless --keep-open.
@@ -63,7 +78,8 @@ def duplicate(settings: Settings, src_reader: str, dst_reader: str, from_pin: st
         keys = [parse_hex(click.prompt(f"Key{i} (64 hex digits)", hide_input=True), f"Key{i}", (SLOT_LENGTH,))
                 for i in (2, 3)]
     with _session(settings, src_reader) as src, _session(settings, dst_reader) as dst:
-        result = run(src, dst, _pin(from_pin, "main card PIN"), _pin(to_pin, "backup card PIN"),
+        result = run(src, dst, _pin(from_pin, "main card PIN", from_pin_file, "CARDSMITH_FROM_PIN", "--from-pin-file"),
+                     _pin(to_pin, "backup card PIN", to_pin_file, "CARDSMITH_TO_PIN", "--to-pin-file"),
                      holder_keys=keys, lock=not no_lock, key_type=KEY_TYPE_PRIVATE if private_only else KEY_TYPE_PAIR,
                      progress=None if settings.as_json else (lambda s: click.echo(f"  {s}", err=True)))
         (main_state, main_line), (backup_state, backup_line) = (finish_personalisation(src.card, keep_open),
@@ -80,12 +96,15 @@ def key() -> None:
 
 
 @key.command()
-@click.option("--pin", help="Initial holder PIN (else $CARDSMITH_NEW_PIN, else asked twice).")
-@click.option("--key1", "key1_hex", help="Key1 of the key group (64 hex digits, the issuer's; else $CARDSMITH_KEY1, "
-              "else asked).")
+@click.option("--pin", help="Initial holder PIN (else --pin-file, $CARDSMITH_NEW_PIN[_FILE], else asked twice).")
+@secret_file_option("pin", "initial holder PIN")
+@click.option("--key1", "key1_hex", help="Key1 of the key group (64 hex digits, the issuer's; else --key1-file, "
+              "$CARDSMITH_KEY1[_FILE], else asked).")
+@secret_file_option("key1", "Key1 in hex")
 @keep_open_option
 @pass_settings
-def personalise(settings: Settings, pin: str | None, key1_hex: str | None, keep_open: bool) -> None:
+def personalise(settings: Settings, pin: str | None, pin_file: Path | None, key1_hex: str | None,
+                key1_file: Path | None, keep_open: bool) -> None:
     """Issuer step (card lifecycle INSTALLED): set the initial PIN and Key1, then close personalisation.
 
     The card ends ISSUED for good (no PUT_PIN, Key1, common key, region or issuer enrolment afterwards; Key2,
@@ -98,8 +117,9 @@ def personalise(settings: Settings, pin: str | None, key1_hex: str | None, keep_
     from ..duplication import personalise as run
     from ..duplication.session import SLOT_LENGTH
 
-    pin = secret(pin, "new PIN", "CARDSMITH_NEW_PIN", new=True)
-    key1 = parse_hex(secret(key1_hex, "Key1 (64 hex digits)", "CARDSMITH_KEY1"), "--key1", (SLOT_LENGTH,))
+    pin = secret(pin, "new PIN", "CARDSMITH_NEW_PIN", new=True, file=pin_file, file_option="--pin-file")
+    key1 = parse_hex(secret(key1_hex, "Key1 (64 hex digits)", "CARDSMITH_KEY1", file=key1_file,
+                            file_option="--key1-file"), "--key1", (SLOT_LENGTH,))
     with _session(settings) as kc:
         run(kc, pin, key1)
         state, line = finish_personalisation(kc.card, keep_open)
@@ -109,8 +129,9 @@ def personalise(settings: Settings, pin: str | None, key1_hex: str | None, keep_
 
 @key.command()
 @click.option("--pin", help=PIN_HELP)
+@pin_file_option
 @pass_settings
-def generate(settings: Settings, pin: str | None) -> None:
+def generate(settings: Settings, pin: str | None, pin_file: Path | None) -> None:
     """Generate the card's P-256 key pair on the card (once in its life).
 
     \b
@@ -118,7 +139,7 @@ def generate(settings: Settings, pin: str | None) -> None:
     """
     from ..core.crypto import key_id
 
-    with _session(settings, verify=True, pin=pin) as kc:
+    with _session(settings, verify=True, pin=pin, pin_file=pin_file) as kc:
         point = kc.generate()
     kid = key_id(point).hex().upper()
     settings.emit({"public_key": point.hex().upper(), "key_id": kid}, f"key id {kid}\npublic key {point.hex().upper()}")
@@ -158,16 +179,17 @@ def status(settings: Settings) -> None:
 
 @key.command()
 @click.option("--pin", help=PIN_HELP)
+@pin_file_option
 @yes_option
 @pass_settings
-def lock(settings: Settings, pin: str | None, yes: bool) -> None:
+def lock(settings: Settings, pin: str | None, pin_file: Path | None, yes: bool) -> None:
     """Lock the key group for good (no key set, no export).
 
     \b
     Example:  cardsmith key lock --yes   (PIN from $CARDSMITH_PIN)
     """
     confirm("Locking the key group is for good: no key can be set or exported afterwards. Lock it?", yes)
-    with _session(settings, verify=True, pin=pin) as kc:
+    with _session(settings, verify=True, pin=pin, pin_file=pin_file) as kc:
         kc.lock()
     settings.emit({"locked": True}, "key group locked")
 
@@ -179,46 +201,51 @@ def pin() -> None:
 
 @pin.command("verify")
 @click.option("--pin", "value", help=PIN_HELP)
+@pin_file_option
 @pass_settings
-def pin_verify(settings: Settings, value: str | None) -> None:
+def pin_verify(settings: Settings, value: str | None, pin_file: Path | None) -> None:
     """Check the PIN (spends a try when wrong).
 
     \b
     Example:  CARDSMITH_PIN=1234 cardsmith pin verify
     """
-    with _session(settings, verify=True, pin=value):
+    with _session(settings, verify=True, pin=value, pin_file=pin_file):
         pass
     settings.emit({"verified": True}, "PIN correct")
 
 
 @pin.command("change")
-@click.option("--old", help="Current PIN (else $CARDSMITH_PIN, else asked).")
-@click.option("--new", help="New PIN (else $CARDSMITH_NEW_PIN, else asked twice).")
+@click.option("--old", help="Current PIN (else --old-file, $CARDSMITH_PIN[_FILE], else asked).")
+@secret_file_option("old", "current PIN")
+@click.option("--new", help="New PIN (else --new-file, $CARDSMITH_NEW_PIN[_FILE], else asked twice).")
+@secret_file_option("new", "new PIN")
 @pass_settings
-def pin_change(settings: Settings, old: str | None, new: str | None) -> None:
+def pin_change(settings: Settings, old: str | None, old_file: Path | None, new: str | None,
+               new_file: Path | None) -> None:
     """Change the PIN.
 
     \b
     Example:  cardsmith pin change   (both PINs asked, the new one twice)
     """
-    old = secret(old, "current PIN", "CARDSMITH_PIN")
-    new = secret(new, "new PIN", "CARDSMITH_NEW_PIN", new=True)
+    old = secret(old, "current PIN", "CARDSMITH_PIN", file=old_file, file_option="--old-file")
+    new = secret(new, "new PIN", "CARDSMITH_NEW_PIN", new=True, file=new_file, file_option="--new-file")
     with _session(settings) as kc:
         kc.change_pin(old, new)
     settings.emit({"changed": True}, "PIN changed")
 
 
 @pin.command("reset")
-@click.option("--new", "value", help="New PIN (else $CARDSMITH_PIN, else asked).")
+@click.option("--new", "value", help="New PIN (else --new-file, $CARDSMITH_PIN[_FILE], else asked).")
+@secret_file_option("new", "new PIN")
 @pass_settings
-def pin_reset(settings: Settings, value: str | None) -> None:
+def pin_reset(settings: Settings, value: str | None, new_file: Path | None) -> None:
     """Set a new PIN and give every try back (unblocks): needs --as with permission pin_reset.
 
     \b
     Example:  cardsmith --as desk1.cert pin reset
     """
     with _session(settings) as kc:
-        kc.reset_pin(_pin(value, "new PIN"))
+        kc.reset_pin(_pin(value, "new PIN", new_file, file_option="--new-file"))
     settings.emit({"reset": True}, "PIN reset: every try is back")
 
 
@@ -266,9 +293,10 @@ def encrypt(settings: Settings, inputs: tuple[Path, ...], public_key: Path | Non
 @files.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--pin", help=PIN_HELP)
+@pin_file_option
 @yes_option
 @pass_settings
-def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None, yes: bool) -> None:
+def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None, pin_file: Path | None, yes: bool) -> None:
     """Decrypt NAME.csef files with the card (main or backup): writes NAME beside each.
 
     \b
@@ -277,7 +305,7 @@ def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None, yes: 
     from ..duplication.files import decrypt_files, decrypted_name
 
     _confirm_overwrite([decrypted_name(p) for p in inputs], yes)
-    with _session(settings, verify=True, pin=pin) as kc:
+    with _session(settings, verify=True, pin=pin, pin_file=pin_file) as kc:
         written = decrypt_files(inputs, kc)
     _written(settings, written, kc.card_id)
 
@@ -287,17 +315,21 @@ def decrypt(settings: Settings, inputs: tuple[Path, ...], pin: str | None, yes: 
 @click.option("--peer-key", required=True, type=click.Path(exists=True, path_type=Path),
               help="The peer card's public key (from `cardsmith key public -o`).")
 @click.option("--pin", help=PIN_HELP)
+@pin_file_option
+@yes_option
 @pass_settings
-def share(settings: Settings, inputs: tuple[Path, ...], peer_key: Path, pin: str | None) -> None:
+def share(settings: Settings, inputs: tuple[Path, ...], peer_key: Path, pin: str | None,
+          pin_file: Path | None, yes: bool) -> None:
     """Re-encrypt files for a peer card inside this card: writes NAME.peer-KEYID beside each.
 
     \b
     Example:  cardsmith files share notes.txt.csef --peer-key peer.pub
     """
-    from ..duplication.files import read_public_key, share_files
+    from ..duplication.files import read_public_key, share_files, shared_name
 
     point = read_public_key(peer_key)
-    with _session(settings, verify=True, pin=pin) as kc:
+    _confirm_overwrite([shared_name(p, point) for p in inputs], yes)
+    with _session(settings, verify=True, pin=pin, pin_file=pin_file) as kc:
         written = share_files(inputs, kc, point)
     _written(settings, written, kc.card_id)
 
@@ -306,11 +338,13 @@ def share(settings: Settings, inputs: tuple[Path, ...], peer_key: Path, pin: str
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--from", "backup_reader", required=True, help="Reader holding the backup card.")
 @click.option("--to", "new_reader", required=True, help="Reader holding the new main card.")
-@click.option("--from-pin", envvar="CARDSMITH_FROM_PIN", help="Backup card PIN (else asked).")
-@click.option("--to-pin", envvar="CARDSMITH_TO_PIN", help="New card PIN (else asked).")
+@click.option("--from-pin", help="Backup card PIN (else --from-pin-file, $CARDSMITH_FROM_PIN[_FILE], else asked).")
+@secret_file_option("from-pin", "backup card PIN")
+@click.option("--to-pin", help="New card PIN (else --to-pin-file, $CARDSMITH_TO_PIN[_FILE], else asked).")
+@secret_file_option("to-pin", "new card PIN")
 @pass_settings
 def recover(settings: Settings, inputs: tuple[Path, ...], backup_reader: str, new_reader: str,
-            from_pin: str | None, to_pin: str | None) -> None:
+            from_pin: str | None, from_pin_file: Path | None, to_pin: str | None, to_pin_file: Path | None) -> None:
     """Move files from the backup card's key to the new main card's key, in place (resumable).
 
     \b
@@ -318,8 +352,10 @@ def recover(settings: Settings, inputs: tuple[Path, ...], backup_reader: str, ne
     """
     from ..duplication.files import recover as run
 
-    with _session(settings, backup_reader, verify=True, pin=from_pin, prompt="backup card PIN") as backup, \
-            _session(settings, new_reader, verify=True, pin=to_pin, prompt="new card PIN") as new:
+    with _session(settings, backup_reader, verify=True, pin=from_pin, prompt="backup card PIN",
+                  pin_file=from_pin_file, env="CARDSMITH_FROM_PIN", file_option="--from-pin-file") as backup, \
+            _session(settings, new_reader, verify=True, pin=to_pin, prompt="new card PIN",
+                     pin_file=to_pin_file, env="CARDSMITH_TO_PIN", file_option="--to-pin-file") as new:
         report = run(inputs, backup, new, progress=None if settings.as_json else
                      (lambda n, total, name: click.echo(f"  [{n}/{total}] {name}", err=True)))
     settings.emit(report.as_json(), f"recovered {len(report.done)}, already done {len(report.already)}, "

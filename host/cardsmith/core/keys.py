@@ -1,8 +1,9 @@
 """Reading keys and hex strings given by a user: one parser, one set of messages.
 
 A key arrives as hex on the command line or in an environment variable, or as a key file that holds either
-the raw bytes or their hex (one line, surrounding white space ignored). A wrong length or a non-hex digit is
-a UsageError naming the option and the expected form, never a ``ValueError`` traceback.
+the raw bytes or their hex (one line, surrounding white space ignored). A PIN or other secret kept in a file
+for scripts is read by ``read_secret_file`` (one line, its trailing newline stripped). A wrong length or a
+non-hex digit is a UsageError naming the option and the expected form, never a ``ValueError`` traceback.
 """
 
 from __future__ import annotations
@@ -40,6 +41,27 @@ def read_key_file(path: Path | str, what: str, lengths: Collection[int]) -> byte
         return parse_hex(text, f"{what} ({path})", lengths)
     raise UsageError(f"{what}: {path} holds {len(raw)} bytes; a key file holds the key as "
                      f"{_lengths(lengths)} raw bytes or as hex")
+
+
+def read_secret_file(path: Path | str, what: str) -> str:
+    """A secret (a PIN, a key in hex) kept in a file for scripts, as ykman reads them: the file holds one line;
+    its trailing newline is stripped and nothing else is. A missing, unreadable, empty or multi-line file is a
+    UsageError naming ``what`` and the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{what}: cannot read {path} ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{what}: {path} is not text (a secret file holds one line)") from None
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    if not text:
+        raise UsageError(f"{what}: {path} is empty (a secret file holds one line)")
+    if "\n" in text or "\r" in text:
+        raise UsageError(f"{what}: {path} holds more than one line (a secret file holds one line)")
+    return text
 
 
 def _check_length(data: bytes, what: str, lengths: Collection[int] | None) -> None:

@@ -26,6 +26,16 @@ def _leave_card() -> int:
     return SCARD_LEAVE_CARD
 
 
+def _release(conn) -> None:  # noqa: ANN001 - a pyscard CardConnection
+    """Disconnects and releases the connection's PC/SC context now. pyscard establishes one context per
+    connection and otherwise releases it in ``__del__``, which at interpreter exit runs after pcsclite has
+    let go of its contexts and prints "Exception ignored ... Failed to release context"."""
+    try:
+        conn.release()
+    except Exception:  # noqa: BLE001 - the card or pcscd is already gone; nothing is left to release
+        pass
+
+
 class PcscUnavailable(ReaderError):
     """pcscd is not running, or PC/SC cannot be used at all."""
 
@@ -60,10 +70,7 @@ def describe_readers() -> list[ReaderInfo]:
         except (NoCardException, CardConnectionException):
             out.append(ReaderInfo(str(reader), "pcsc", False, None))
         finally:
-            try:
-                conn.disconnect()
-            except Exception:
-                pass
+            _release(conn)
     return out
 
 
@@ -95,7 +102,11 @@ class PcscTransport:
         if not matches:
             raise ReaderError(f"reader {self.name!r} disappeared: check the cable and `cardsmith readers`")
         conn = matches[0].createConnection()
-        conn.connect()
+        try:
+            conn.connect()
+        except BaseException:
+            _release(conn)
+            raise
         # transmit() calls SCardTransmit with these directly: pyscard's connection object adds observers, a
         # decorator and two list conversions per exchange, a third of the host's cost (docs/benchmarks.md)
         pcsc_conn = getattr(conn, "component", conn)
@@ -123,6 +134,7 @@ class PcscTransport:
             self._conn.disconnect()  # pyscard's default disposition: unpower the card
         except Exception:
             pass  # the card is already gone
+        _release(self._conn)
         deadline = time.monotonic() + wait
         while True:
             try:
@@ -139,7 +151,4 @@ class PcscTransport:
         return bytes(self._conn.getATR())
 
     def close(self) -> None:
-        try:
-            self._conn.disconnect()
-        except Exception:
-            pass
+        _release(self._conn)
