@@ -78,7 +78,10 @@ def test_bad_passphrases_certificates_and_issuers_get_one_line(service: dict[str
     assert asked.returncode == 2 and "CARDSMITH_KEY_PASSPHRASE" in asked.stderr
 
     tampered = bytearray(cert.read_bytes())
-    tampered[38 + 200] ^= 0x01  # a base64 digit of the certificate's signature
+    # a base64 digit of the certificate's signature changed into another base64 digit (a flip that leaves the
+    # alphabet would test the file's encoding, not the signature)
+    at = next(i for i in range(38 + 200, len(tampered)) if chr(tampered[i] ^ 0x01).isalnum())
+    tampered[at] ^= 0x01
     (tmp_path / "bad.cert").write_bytes(bytes(tampered))
     (tmp_path / "bad.key").write_bytes((tmp_path / "st.key").read_bytes())
     bad = run(env, *card, "--as", str(tmp_path / "bad.cert"), "info")
