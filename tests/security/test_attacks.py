@@ -160,3 +160,45 @@ def test_set_perso_key_drops_a_stored_bundle(card: Card) -> None:
     refused(Sw.CONDITIONS_NOT_SATISFIED, issuance.start)
     assert not DuplicationSession(card).status().pin_set  # the old bundle never ran
     assert issuance.status().last_sequence == 5
+
+
+def test_no_power_cut_leaves_a_written_card_counting_as_blank(card_pair: tuple[Card, Card], tmp_path: Path,
+                                                               request: pytest.FixtureRequest,
+                                                               transport_kind: str) -> None:
+    """The card is marked written before the first write's handler runs: a cut anywhere in a WRITE_DATA on a
+    blank replacement card either leaves its data untouched and blank, or marks it written, so another card's
+    backup never lands on data the card was given (docs/security.md, "Blank cards")."""
+    import power_cut
+    from conftest import fresh_card
+
+    a, _ = card_pair
+    DataAreaSession(a).define_region(1, 0, 4)
+    BackupSession(a).load_common_key(1, FAMILY_KEY)
+    DataAreaSession(a).write(1, 0, b"A's records")
+    catalogue = SqliteCatalogue(tmp_path / "catalogue.sqlite")
+    blob = bk.load(BackupSession(a).backup(catalogue, tmp_path, "full"))
+    cuts = 0
+    for n in range(20):
+        b = fresh_card(request, transport_kind, 1)
+        DataAreaSession(b).define_region(1, 0, 4)  # the layout and the family key do not make a card written
+        BackupSession(b).load_common_key(1, FAMILY_KEY)
+        power_cut.arm(b, n)
+        try:
+            DataAreaSession(b).write(1, 0, b"B's own data")
+            cut = False
+        except errors.CardRemovedError:
+            power_cut.power_back(b)
+            cut = True
+            cuts += 1
+        if not cut:
+            power_cut.disarm(b)
+        written = DataAreaSession(b).read(1, 0, 12) == b"B's own data"
+        try:
+            BackupSession(b).restore_chain([blob], onto_new=True)
+            restored = True
+        except errors.SecurityStatusError:
+            restored = False
+        assert not (written and restored), n  # B's data is never replaced by A's without a permitted session
+        if not cut:  # the write went through without a cut: every fault point before it was walked
+            break
+    assert cuts >= 2  # cut after the mark, and inside the write's own transaction

@@ -330,7 +330,9 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
 
     /**
      * The lifecycle check, the access condition of the current lifecycle state and the handler call of the
-     * table entry at route; a command flagged ROUTE_WRITES that succeeded makes the card no longer blank.
+     * table entry at route. A command flagged ROUTE_WRITES makes the card no longer blank before its handler
+     * runs, so no power cut can leave a written card counting as blank (a refused one errs on the safe side:
+     * the card then needs a permitted session, not a blank check, to take another card's restore).
      */
     private short run(short route, byte p1, byte p2, byte[] in, short inOff, short inLen) {
         byte[] routes = Proto.ROUTES;
@@ -340,13 +342,13 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
         }
         requireAccess(routes[(short) (route + (installed ? Proto.ROUTE_ACCESS_INSTALLED : Proto.ROUTE_ACCESS_ISSUED))]);
-        short out = caps[routes[(short) (route + 1)]].dispatch(routes[route], p1, p2, in, inOff, inLen);
         if ((flags & Proto.ROUTE_WRITES) != 0 && state[STATE_ORIGIN] != ORIGIN_WRITTEN) {
             Tx.begin();
             Tx.setByte(state, STATE_ORIGIN, ORIGIN_WRITTEN);
             Tx.commit();
+            Faults.point();
         }
-        return out;
+        return caps[routes[(short) (route + 1)]].dispatch(routes[route], p1, p2, in, inOff, inLen);
     }
 
     /**
