@@ -111,8 +111,8 @@ def main() -> None:
     rows = records(args.cards)
     rig = None
     if args.pcsc:
-        sys.path.insert(0, str(ROOT))
-        from tests.conftest import PcscRig  # pcscd (if none runs) + simulator on vpcd, under the PC/SC lock
+        sys.path.insert(0, str(ROOT / "tests"))  # tests/ is not a package: its helpers import by name
+        from conftest import PcscRig  # pcscd (if none runs) + simulator on vpcd, under the PC/SC lock
 
         rig = PcscRig()
         rig.start()
