@@ -330,9 +330,9 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
 
     /**
      * The lifecycle check, the access condition of the current lifecycle state and the handler call of the
-     * table entry at route. A command flagged ROUTE_WRITES makes the card no longer blank before its handler
-     * runs, so no power cut can leave a written card counting as blank (a refused one errs on the safe side:
-     * the card then needs a permitted session, not a blank check, to take another card's restore).
+     * table entry at route. A command flagged ROUTE_WRITES makes the card no longer blank, committed before its
+     * handler runs, so no power cut can leave a written card counting as blank (a refused one errs on the safe
+     * side: the card then needs a permitted session, not a blank check, to take another card's restore).
      */
     private short run(short route, byte p1, byte p2, byte[] in, short inOff, short inLen) {
         byte[] routes = Proto.ROUTES;
@@ -346,7 +346,6 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
             Tx.begin();
             Tx.setByte(state, STATE_ORIGIN, ORIGIN_WRITTEN);
             Tx.commit();
-            Faults.point();
         }
         return caps[routes[(short) (route + 1)]].dispatch(routes[route], p1, p2, in, inOff, inLen);
     }
