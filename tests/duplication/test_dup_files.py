@@ -128,8 +128,8 @@ def test_recovery_onto_a_new_main_card_interrupted_and_resumed(request, card_pai
     assert cardfiles.recover(sorted(contents), backup, new).already == [str(p) for p in sorted(contents)]
 
 
-def test_in_card_ecies_agrees_with_the_host_for_many_fresh_keys(card) -> None:
-    """Hundreds of fresh ephemeral keys both ways (jCardSim once got 1 in 256 of them wrong)."""
+def _card_with_key_pair_and_peer(card):  # noqa: ANN001, ANN202
+    """A personalised card (PIN verified) with its generated key pair, and a software peer key."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
     kc = DuplicationSession(card)
@@ -137,7 +137,12 @@ def test_in_card_ecies_agrees_with_the_host_for_many_fresh_keys(card) -> None:
     kc.verify_pin("1234")
     point = kc.generate()
     peer = ec.generate_private_key(ec.SECP256R1())
-    peer_point = crypto.point_of(peer.public_key())
+    return kc, point, peer, crypto.point_of(peer.public_key())
+
+
+def test_in_card_ecies_agrees_with_the_host_for_many_fresh_keys(card) -> None:
+    """Hundreds of fresh ephemeral keys both ways (jCardSim once got 1 in 256 of them wrong)."""
+    kc, point, peer, peer_point = _card_with_key_pair_and_peer(card)
     for _ in range(150):
         data_key = os.urandom(32)
         envelope = crypto.ecies_wrap(point, data_key)
@@ -148,14 +153,7 @@ def test_in_card_ecies_agrees_with_the_host_for_many_fresh_keys(card) -> None:
 def test_re_encrypt_after_power_loss_and_deselect_uses_a_fresh_ephemeral_key_each_time(card) -> None:
     """The ephemeral private key is transient (or, on a card without the type, cleared after use): its curve
     is set again before every generation, so RE-ENCRYPT works after a power cycle and never reuses a key."""
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    kc = DuplicationSession(card)
-    personalise(kc, "1234", os.urandom(32))
-    kc.verify_pin("1234")
-    point = kc.generate()
-    peer = ec.generate_private_key(ec.SECP256R1())
-    peer_point = crypto.point_of(peer.public_key())
+    kc, point, peer, peer_point = _card_with_key_pair_and_peer(card)
     data_key = os.urandom(32)
     envelope = crypto.ecies_wrap(point, data_key)
     ephemeral_points = set()
