@@ -53,3 +53,9 @@ def registered(card: Card, term: Terminal | None = None, pin: str = PIN) -> Term
     term = term or terminal()
     term.register_pin(card, [NT], NS, pin, pin)
     return term
+
+
+def power_cycle(card: Card) -> None:
+    """Pulls the card and puts it back: the session is gone, and the host drops its ended channel."""
+    card.reset()
+    card.channel = None

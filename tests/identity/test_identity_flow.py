@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from identity_helpers import IDU, NS, NT, PIN, issued, issuer, registered, terminal
+from identity_helpers import IDU, NS, NT, PIN, issued, issuer, power_cycle, registered, terminal
 
 from cardsmith.core.card import Card
 from cardsmith.core.errors import WrongStateError
@@ -70,7 +70,7 @@ def test_pin_blocked_is_reset_by_registration(card: Card) -> None:
     for _ in range(3):
         with pytest.raises(TerminalRefusal):
             term.charge(card, 1, "0000")
-    card.reset()
+    power_cycle(card)
     with pytest.raises(TerminalRefusal) as blocked:
         term.charge(card, 1, PIN)
     assert blocked.value.reason == "pin-blocked"
