@@ -326,7 +326,7 @@ ID_NS_TRY_LIMIT: Final = 0x03
 ID_NONCE_LENGTH: Final = 16
 #: the salt of the Ns commitment (never leaves the card)
 ID_SALT_LENGTH: Final = 16
-#: a usage record's length besides the Nt bytes: D8 len (2), D9 08 IDU (10), terminal id (8), time (4), charge (4), ATC (4), terminal nonce R (16)
+#: usage record length besides Nt: D8 len, D9 08 IDU, terminal id, time, charge, ATC, nonce R
 ID_RECORD_LENGTH: Final = 48
 #: AUTHENTICATE_CARD purpose byte: card only
 ID_PURPOSE_CARD: Final = 0x00
