@@ -13,12 +13,13 @@ import os
 from collections.abc import Callable
 
 import pytest
-from identity_helpers import NS, NT, PIN, issued, registered, terminal
+from identity_helpers import NS, NT, PIN, issued, issuer, registered, terminal
 
 import power_cut
 from cardsmith.core import errors
 from cardsmith.core.card import Card
 from cardsmith.identity import IdentitySession, TerminalLog, TerminalRefusal
+from cardsmith.trust import enrol_card
 from conftest import fresh_card
 
 pytestmark = pytest.mark.card
@@ -105,6 +106,7 @@ def test_charge_torn_everywhere(request: pytest.FixtureRequest, transport_kind: 
 def test_personalisation_torn_everywhere(request: pytest.FixtureRequest, transport_kind: str) -> None:
     for n in range(WALK):
         card = fresh_card(request, transport_kind, 0)
+        enrol_card(card, issuer())  # the trust model's own tear walks cover enrolment
         if not torn(card, n, issued, card):
             break
         session = IdentitySession(card)
@@ -113,8 +115,6 @@ def test_personalisation_torn_everywhere(request: pytest.FixtureRequest, transpo
         except errors.NotFoundError:
             issued(card)  # not signed: personalisation runs again from the start
             identity = session.identity()
-        from identity_helpers import issuer
-
         assert identity.sa1_valid(issuer().public_key) and identity.nt == NT.encode()
     else:
         pytest.fail("personalisation never completed inside the walk")
