@@ -65,7 +65,8 @@ class Terminal:
 
     issuer_point: bytes
     credential: Credential
-    key: ec.EllipticCurvePrivateKey
+    #: the terminal's private key: needed for sessions (registration, secured charges), not to verify a card
+    key: ec.EllipticCurvePrivateKey | None
     deny: set[bytes] = field(default_factory=set)
     clock: Callable[[], datetime.datetime] = _utcnow
     log: TerminalLog | None = None
@@ -134,6 +135,9 @@ class Terminal:
             raise TerminalRefusal("terminal-certificate", f"this terminal's certificate is valid from "
                                   f"{cert.effective} to {cert.expiry}, not today ({today}): have the issuer "
                                   "renew it (cardsmith issuer certify --role terminal)")
+        if self.key is None:
+            raise UsageError("this needs the terminal's key (its session proves the terminal to the card): give "
+                             "the key file issued with the terminal certificate")
         if point_of(self.key.public_key()) != cert.public_key:
             raise UsageError("the terminal key does not belong to its certificate: give the key it was issued for")
         try:
@@ -178,6 +182,7 @@ class Terminal:
         except BlockedError:
             raise TerminalRefusal("ns-blocked", "wrong set number, and no try was left: the card is now invalid "
                                   "for good; the holder needs a new card from the issuer") from None
+        assert self.key is not None  # open_session checked it
         session.register_pin(sign_raw(self.key, st_message(r, x, identity.nt, pin_b)), pin_b)
         return identity
 

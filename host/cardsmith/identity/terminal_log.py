@@ -25,6 +25,9 @@ MIGRATIONS = (
         identity TEXT NOT NULL, uploaded TEXT, PRIMARY KEY (idu, atc));
     CREATE TABLE pending (
         nonce TEXT PRIMARY KEY, idu TEXT NOT NULL, charge INTEGER NOT NULL, created TEXT NOT NULL);
+    CREATE TABLE deny (idu TEXT PRIMARY KEY);
+    CREATE TABLE deny_source (id INTEGER PRIMARY KEY CHECK (id = 1), source TEXT NOT NULL,
+        version INTEGER NOT NULL, etag TEXT, updated TEXT NOT NULL);
     """,
 )
 
@@ -89,6 +92,25 @@ class TerminalLog:
 
     def pending(self) -> list[tuple[str, str, int]]:
         return [(r[0], r[1], r[2]) for r in self.db.query("SELECT nonce, idu, charge FROM pending ORDER BY created")]
+
+    # ------------------------------------------------------------ the deny list
+    def deny(self) -> set[bytes]:
+        return {bytes.fromhex(r[0]) for r in self.db.query("SELECT idu FROM deny")}
+
+    def deny_version(self) -> tuple[str, int, str | None] | None:
+        rows = self.db.query("SELECT source, version, etag FROM deny_source")
+        return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+    def replace_deny(self, source: str, version: int, add: set[bytes], remove: set[bytes], *, full: bool,
+                     etag: str | None = None) -> None:
+        """The deny list from ``source`` at ``version`` (all of it when ``full``, else changes), in one commit."""
+        with self.db.transaction() as db:
+            if full:
+                db.execute("DELETE FROM deny")
+            db.executemany("DELETE FROM deny WHERE idu = ?", [(n.hex().upper(),) for n in remove])
+            db.executemany("INSERT OR IGNORE INTO deny VALUES (?)", [(n.hex().upper(),) for n in add])
+            db.execute("INSERT OR REPLACE INTO deny_source VALUES (1, ?, ?, ?, ?)",
+                       (source, version, etag, datetime.datetime.now(datetime.UTC).isoformat()))
 
     def mark_uploaded(self, keys: list[tuple[bytes, int]]) -> None:
         stamp = datetime.datetime.now(datetime.UTC).isoformat()
