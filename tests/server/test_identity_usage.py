@@ -113,3 +113,44 @@ def test_an_issuer_without_a_configured_key_stores_them_unverified(server, recor
     assert (answer["stored"], answer["unverified"]) == (1, 1)
 
 
+
+
+def test_terminal_upload_and_deny_list_from_the_command_line(server, records: list[LoggedRecord], tmp_path) -> None:
+    """`cardsmith terminal upload` twice (the second stores nothing), then a card number the issuer's admin
+    denies reaches the terminal with `terminal deny-list update` (and again: up to date)."""
+    import json
+
+    import httpx
+
+    from cardsmith.trust import keyfile
+    from cli_helpers import run
+
+    proc, keys = server
+    log = _log_with(tmp_path, records)
+    log.close()
+    key = ec.generate_private_key(ec.SECP256R1())
+    keyfile.save(tmp_path / "t.key", key, b"pass")
+    ISSUER.certify(point_of(key.public_key()), "terminal", int(Permission.IDENTITY), days=30).save(tmp_path / "t.cert")
+    env = dict(base_env(tmp_path), CARDSMITH_TERMINAL_LOG=str(tmp_path / "upload.sqlite"),
+               CARDSMITH_SERVER=proc.url, CARDSMITH_SERVER_KEY=keys["terminal"], CARDSMITH_KEY_PASSPHRASE="pass",
+               CARDSMITH_TERMINAL_CERT=str(tmp_path / "t.cert"))
+    first = run(env, "--json", "terminal", "upload")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["left"] == 0
+    second = json.loads(run(env, "--json", "terminal", "upload").stdout)
+    assert (second["stored"], second["left"]) == (0, 0)
+    assert all(r["uploaded"] for r in json.loads(run(env, "--json", "terminal", "log").stdout)["records"])
+
+    denied = httpx.put(f"{proc.url}/v1/deny/card/1D00000000000555", json={"reason": "reported lost"},
+                       headers={"Authorization": f"Bearer {keys['admin']}"})
+    assert denied.status_code in (200, 201), denied.text
+    updated = run(env, "terminal", "deny-list", "update")
+    assert updated.returncode == 0 and "1 card number" in updated.stdout, updated.stderr
+    assert "up to date" in run(env, "terminal", "deny-list", "update").stdout
+    shown = json.loads(run(env, "--json", "terminal", "deny-list", "show").stdout)
+    assert shown["source"] == "server" and shown["card_numbers"] == ["1D00000000000555"]
+    nothing = run(dict(env, CARDSMITH_SERVER="http://127.0.0.1:9"), "terminal", "upload")
+    assert nothing.returncode == 0 and "0 left" in nothing.stdout  # nothing to send: no server needed
+    gone = run(dict(env, CARDSMITH_SERVER="http://127.0.0.1:9"), "terminal", "deny-list", "update")
+    assert gone.returncode == 1 and "Traceback" not in gone.stderr, gone.stderr
+    assert json.loads(run(env, "--json", "terminal", "deny-list", "show").stdout)["version"] == shown["version"]

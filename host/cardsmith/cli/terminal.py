@@ -90,6 +90,12 @@ def register_pin(settings: Settings, nt: str | None, ns_file: Path | None, new_p
     \b
     Example:  CARDSMITH_NS=90817263 CARDSMITH_NEW_PIN=4321 cardsmith terminal register-pin --cert t.cert --nt 12345678
     """
+    import sys
+
+    from ..core.errors import UsageError
+
+    if not nt and not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the registration number: give it with --nt")
     term = _terminal(cert_path, key_path, log_path)
     attempts = [nt] if nt else (click.prompt("registration number (Nt)") for _ in range(3))
     ns = secret(None, "set number Ns", "CARDSMITH_NS", file=ns_file, file_option="--ns-file")

@@ -254,7 +254,12 @@ class Terminal:
         try:
             record = IdentitySession(card).generate_usage_record(r, self.terminal_id, self.clock(), amount, pin_b)
         except CardRemovedError:
-            raise  # pending: the next insertion of this card settles it from GET_LAST_RECORD
+            if self.log is None:
+                raise
+            raise CardRemovedError(f"card {identity.idu.hex().upper()} was pulled during the charge of {amount}: if it "
+                                   "took the charge, its signed record is read back the next time the card is used "
+                                   "at this terminal (cardsmith terminal log shows it pending); charge again only "
+                                   "after that") from None
         except (WrongPinError, BlockedError) as exc:
             if self.log is not None:
                 self.log.drop_pending(r)
