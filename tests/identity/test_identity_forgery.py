@@ -147,6 +147,9 @@ def test_usage_record_altered_replayed_or_lower_atc(genuine: tuple[Card, bytes],
     # a lower ATC: a second terminal log that has seen ATC 2 refuses the card's ATC-1 record
     second = term.charge(card, 1, PIN)
     assert second.atc == first.atc + 1 and second.valid_under(identity.public_key)
+    with pytest.raises(ForgedCard) as lower:
+        term.check_record(identity, first)  # genuine, but its ATC is below the last one logged
+    assert lower.value.reason == "record-atc" and "(2)" in str(lower.value)
     assert not UsageRecord.parse(first.body + second.signature).valid_under(identity.public_key)
     assert RECORD_LABEL == b"CUR1"
     assert [r.record.atc for r in log.records()] == [1, 2]
