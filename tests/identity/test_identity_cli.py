@@ -84,3 +84,17 @@ def test_deny_list_from_a_signed_file(desk: dict[str, str]) -> None:
     assert old.returncode == 6 and "older" in old.stderr
     shown = json.loads(run(desk, "--json", "terminal", "deny-list", "show").stdout)
     assert shown == {"source": "file", "version": 2, "card_numbers": [IDU]}
+
+
+def test_mark_invalid(desk: dict[str, str]) -> None:
+    asked = run(desk, *CARD, "terminal", "mark-invalid")
+    assert asked.returncode == 2 and "--yes" in asked.stderr  # no terminal to confirm on: nothing sent
+    marked = run(desk, *CARD, "terminal", "mark-invalid", "--yes")  # deny-listed by the test before: marked anyway
+    assert marked.returncode == 0 and "invalid for good" in marked.stdout, marked.stderr
+    refused = run(dict(desk, CARDSMITH_PIN="4321"), *CARD, "terminal", "charge", "1")
+    assert refused.returncode == 4 and "marked invalid" in refused.stderr
+    shown = json.loads(run(desk, *CARD, "--json", "identity", "show").stdout)  # GET IDENTITY still answers
+    assert shown["invalid"] is True
+    assert run(desk, *CARD, "info").returncode == 0
+    again = run(desk, *CARD, "terminal", "mark-invalid", "--yes")
+    assert again.returncode == 0 and "invalid for good" in again.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from identity_helpers import IDU, NS, NT, PIN, issued, issuer, power_cycle, registered, terminal
+from identity_helpers import EXPIRY, IDU, NS, NT, PIN, issued, issuer, power_cycle, registered, terminal
 
 from cardsmith.core.card import Card
 from cardsmith.core.errors import WrongStateError
@@ -76,3 +76,16 @@ def test_pin_blocked_is_reset_by_registration(card: Card) -> None:
     assert blocked.value.reason == "pin-blocked"
     registered(card, term)
     assert term.charge(card, 1, PIN).atc == 1
+
+
+def test_expired_and_deny_listed_cards_are_refused_offline(card: Card) -> None:
+    issued(card)
+    later = datetime.datetime.combine(EXPIRY + datetime.timedelta(days=1), datetime.time(), datetime.UTC)
+    with pytest.raises(TerminalRefusal) as expired:
+        terminal(clock=lambda: later).verify(card)
+    assert expired.value.reason == "expired" and str(EXPIRY) in str(expired.value)
+    on_the_day = datetime.datetime.combine(EXPIRY, datetime.time(23, 59), datetime.UTC)
+    assert terminal(clock=lambda: on_the_day).verify(card).idu == IDU  # valid through its expiry date
+    with pytest.raises(TerminalRefusal) as denied:
+        terminal(deny={IDU}).verify(card)
+    assert denied.value.reason == "deny-listed"

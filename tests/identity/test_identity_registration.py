@@ -55,8 +55,9 @@ def test_terminal_certificate_of_another_issuer_or_expired(card: Card) -> None:
 def test_terminal_without_the_identity_permission(card: Card) -> None:
     issued(card)
     credential, key = terminal_credential(permissions=Permission.BACKUP)
-    with pytest.raises(SecurityStatusError):
+    with pytest.raises(TerminalRefusal) as refused:  # the card said 6982 to BEGIN_REGISTRATION
         Terminal(issuer().public_key, credential, key).register_pin(card, [NT], NS, PIN, PIN)
+    assert refused.value.reason == "terminal-certificate" and "permission identity" in str(refused.value)
     # and no session at all
     card.channel = None
     with pytest.raises(SecurityStatusError):

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .context import Settings, pass_settings, secret, secret_file_option
+from .context import Settings, confirm, pass_settings, secret, secret_file_option, yes_option
 from .trust import KEY_PASSPHRASE, passphrase
 
 
@@ -127,6 +127,24 @@ def charge(settings: Settings, amount: int, pin_file: Path | None, plain: bool, 
                    "atc": record.atc, "time": record.time.isoformat()},
                   f"charged {record.charge} to card {record.idu.hex().upper()} (ATC {record.atc}), record signed "
                   "by the card and logged")
+
+
+@terminal.command("mark-invalid")
+@yes_option
+@_terminal_options
+@pass_settings
+def mark_invalid(settings: Settings, yes: bool, cert_path: Path, key_path: Path | None, log_path: Path | None) -> None:
+    """Mark the card invalid for good (fraud suspected): afterwards it answers only GET INFO and GET IDENTITY.
+
+    \b
+    Example:  cardsmith -r "sim 1" terminal mark-invalid --cert t.cert --yes
+    """
+    term = _terminal(cert_path, key_path, log_path)
+    confirm("Mark this card invalid for good? It can never be used again.", yes)
+    with settings.open_card() as card:
+        ident = term.mark_invalid(card)
+    settings.emit({"card_number": ident.idu.hex().upper(), "invalid": True},
+                  f"card {ident.idu.hex().upper()} is marked invalid for good")
 
 
 @terminal.command()

@@ -76,9 +76,8 @@ class Terminal:
         return self.credential.certificate.holder_id
 
     # ------------------------------------------------------------ offline verification
-    def read(self, card: Card) -> Identity:
-        """GET_IDENTITY and every offline check of it: SA1 under the issuer key (which covers Nt, SA2, the
-        identity key, IDU and expiry), expiry against the terminal's clock, IDU against the deny list."""
+    def _genuine_identity(self, card: Card) -> Identity:
+        """GET_IDENTITY and SA1 under the issuer key (which covers Nt, SA2, the identity key, IDU, expiry)."""
         card.channel = None  # each card operation starts in clear (a plain command ends any session on the card)
         try:
             identity = IdentitySession(card).identity()
@@ -89,6 +88,12 @@ class Terminal:
             raise ForgedCard("forged", f"card {identity.idu.hex().upper()}: SA1 does not carry the issuer's "
                              "signature over its Nt, SA2, key, card number and expiry: a forged or altered "
                              "card; keep it and report it")
+        return identity
+
+    def read(self, card: Card) -> Identity:
+        """GET_IDENTITY and every offline check of it: SA1 under the issuer key, the invalid mark, expiry
+        against the terminal's clock, IDU against the deny list."""
+        identity = self._genuine_identity(card)
         if identity.state.invalid:
             raise TerminalRefusal("invalid", f"card {identity.idu.hex().upper()} is marked invalid for good "
                                   "(its set number was blocked, or a terminal marked it): the holder needs a "
@@ -171,7 +176,12 @@ class Terminal:
         self.open_session(card)
         session = IdentitySession(card)
         r = os.urandom(ID_NONCE_LENGTH)
-        x, signature = session.begin_registration(r)
+        try:
+            x, signature = session.begin_registration(r)
+        except SecurityStatusError:
+            raise TerminalRefusal("terminal-certificate", "this terminal's certificate does not grant permission "
+                                  "identity, which PIN registration needs: ask the issuer for one with "
+                                  "--permissions identity") from None
         self._check_su(identity, ID_PURPOSE_REGISTRATION, r, x, signature)
         try:
             session.verify_set_number(ns_b)
@@ -184,6 +194,21 @@ class Terminal:
                                   "for good; the holder needs a new card from the issuer") from None
         assert self.key is not None  # open_session checked it
         session.register_pin(sign_raw(self.key, st_message(r, x, identity.nt, pin_b)), pin_b)
+        return identity
+
+    def mark_invalid(self, card: Card) -> Identity:
+        """MARK_INVALID in this terminal's session (permission identity): the card is invalid for good. A
+        deny-listed or expired card may be marked too (that is what the command is for); one already invalid
+        is left as it is."""
+        identity = self._genuine_identity(card)
+        if identity.state.invalid:
+            return identity
+        self.open_session(card)
+        try:
+            IdentitySession(card).mark_invalid()
+        except SecurityStatusError:
+            raise TerminalRefusal("terminal-certificate", "this terminal's certificate does not grant permission "
+                                  "identity: ask the issuer for one with --permissions identity") from None
         return identity
 
     # ------------------------------------------------------------ charges
