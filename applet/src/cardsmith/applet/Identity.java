@@ -44,7 +44,6 @@ final class Identity implements Capability {
     private final byte[] salt;
     private final byte[] idu;
     private final byte[] expiry;
-    private final byte[] commitment;
     private final byte[] sa2;
     private final byte[] sa1;
     private final byte[] last;
@@ -92,7 +91,6 @@ final class Identity implements Capability {
         salt = new byte[Proto.ID_SALT_LENGTH];
         idu = new byte[IDU_LEN];
         expiry = new byte[2];
-        commitment = new byte[32];
         sa2 = new byte[SIG];
         sa1 = new byte[SIG];
         last = new byte[LAST_SIZE];
@@ -192,15 +190,8 @@ final class Identity implements Capability {
             ISOException.throwIt(Proto.SW_WRONG_DATA);
         }
         alg.random().generateData(w, (short) 0, Proto.ID_SALT_LENGTH);
-        MessageDigest sha = alg.sha256();
-        sha.reset();
-        sha.update(COMMIT_LABEL, (short) 0, (short) COMMIT_LABEL.length);
-        sha.update(w, (short) 0, Proto.ID_SALT_LENGTH);
-        sha.update(in, nsLenOff, (short) 1);
-        sha.doFinal(in, nsOff, nsLen, w, Proto.ID_SALT_LENGTH);
         Tx.begin();
         Tx.copy(w, (short) 0, salt, (short) 0, Proto.ID_SALT_LENGTH);
-        Tx.copy(w, Proto.ID_SALT_LENGTH, commitment, (short) 0, (short) 32);
         Tx.copy(in, off, idu, (short) 0, IDU_LEN);
         Tx.copy(in, (short) (off + IDU_LEN), expiry, (short) 0, (short) 2);
         Tx.fill(nt, (short) 0, Proto.ID_NT_MAX_LENGTH, (byte) 0);
@@ -214,8 +205,18 @@ final class Identity implements Capability {
         Util.arrayFillNonAtomic(w, (short) 0, W_SIZE, (byte) 0);
         Faults.point(); // stored, the answer lost: PUT_IDENTITY again (a new salt) before signing
         byte[] rsp = applet.responseBuffer();
-        Util.arrayCopyNonAtomic(commitment, (short) 0, rsp, (short) 0, (short) 32);
+        commit(rsp, (short) 0);
         return (short) (32 + ((ECPublicKey) keys.getPublic()).getW(rsp, (short) 32));
+    }
+
+    /** The Ns commitment SHA-256("cardsmith-ns/1" || salt || Ns length || Ns), from the salt only the card has. */
+    private void commit(byte[] out, short o) {
+        MessageDigest sha = alg.sha256();
+        sha.reset();
+        sha.update(COMMIT_LABEL, (short) 0, (short) COMMIT_LABEL.length);
+        sha.update(salt, (short) 0, Proto.ID_SALT_LENGTH);
+        sha.update(st, ST_NS_LEN, (short) 1);
+        sha.doFinal(ns, (short) 0, st[ST_NS_LEN], out, o);
     }
 
     private static boolean digits(byte[] b, short off, short len) {
@@ -252,11 +253,12 @@ final class Identity implements Capability {
         Faults.point(); // signed, the answer lost: GET_IDENTITY shows it
     }
 
-    /** "CSA2" || DF 20 commitment. */
+    /** "CSA2" || DF 20 commitment (computed again from the salt: the card keeps no copy of it). */
     private short sa2Message(byte[] out, short o) {
         short p = Util.arrayCopyNonAtomic(SA2_LABEL, (short) 0, out, o, (short) SA2_LABEL.length);
         p = Tlv.putHeader(out, p, Proto.TAG_ID_COMMITMENT, (short) 32);
-        return (short) (Util.arrayCopyNonAtomic(commitment, (short) 0, out, p, (short) 32) - o);
+        commit(out, p);
+        return (short) (p + 32 - o);
     }
 
     /** "CSA1" || D8 Nt || DC SA2 || DB identity key || D9 IDU || DA expiry, with SA2 from sig[sigOff]. */
