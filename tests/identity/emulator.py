@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cardsmith.core.card import Card
-from cardsmith.protocol.codes import Ins
 
 Answer = bytes | Callable[[bytes], bytes]
 
@@ -46,4 +45,3 @@ def emulator(answers: dict[int, Answer]) -> Card:
     return Card(EmulatorTransport(answers))
 
 
-__all__ = ["EmulatorTransport", "Ins", "emulator"]

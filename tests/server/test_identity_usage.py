@@ -134,6 +134,9 @@ def test_terminal_upload_and_deny_list_from_the_command_line(server, records: li
     env = dict(base_env(tmp_path), CARDSMITH_TERMINAL_LOG=str(tmp_path / "upload.sqlite"),
                CARDSMITH_SERVER=proc.url, CARDSMITH_SERVER_KEY=keys["terminal"], CARDSMITH_KEY_PASSPHRASE="pass",
                CARDSMITH_TERMINAL_CERT=str(tmp_path / "t.cert"))
+    down = run(dict(env, CARDSMITH_SERVER="http://127.0.0.1:9"), "terminal", "upload")
+    assert down.returncode == 1 and "Traceback" not in down.stderr, down.stderr
+    assert not any(r["uploaded"] for r in json.loads(run(env, "--json", "terminal", "log").stdout)["records"])
     first = run(env, "--json", "terminal", "upload")
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["left"] == 0
