@@ -89,3 +89,27 @@ def test_expired_and_deny_listed_cards_are_refused_offline(card: Card) -> None:
     with pytest.raises(TerminalRefusal) as denied:
         terminal(deny={IDU}).verify(card)
     assert denied.value.reason == "deny-listed"
+
+
+def test_issuing_inside_an_issuer_session_sends_ns_encrypted(card: Card) -> None:
+    """An enrolled INSTALLED card personalised from a station's session: every command, Ns among them, secured."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from cardsmith.core.crypto import point_of
+    from cardsmith.identity import issue_identity
+    from cardsmith.trust import TrustSession, enrol_card
+
+    enrol_card(card, issuer())
+    key = ec.generate_private_key(ec.SECP256R1())
+    station = issuer().certify(point_of(key.public_key()), "station", 0, days=1)
+    channel = TrustSession(card).open(station, key)
+    seen: list[bytes] = []
+    send = card.transport.transmit
+    card.transport.transmit = lambda apdu: (seen.append(apdu), send(apdu))[1]  # type: ignore[method-assign]
+    try:
+        identity = issue_identity(card, issuer(), NT, NS, IDU, EXPIRY)
+    finally:
+        card.transport.transmit = send  # type: ignore[method-assign]
+    assert channel.ended is None and identity.sa1_valid(issuer().public_key)
+    assert seen and all(apdu[0] & 0x0C == 0x04 for apdu in seen)  # CLA 84: secure messaging
+    assert not any(NS.encode() in apdu for apdu in seen)
