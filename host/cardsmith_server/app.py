@@ -92,9 +92,12 @@ def _problem(status: int, detail: str, **headers: str) -> JSONResponse:
 
 
 def create_app(settings: ServerSettings, *, engine: sa.Engine | None = None,
-               usage_verifier: usage.Verifier = usage.no_card_keys) -> FastAPI:
+               usage_verifier: usage.Verifier | None = None) -> FastAPI:
     """The service for ``settings``; migrates the database first (raises DatabaseUnavailable if it cannot).
-    ``usage_verifier`` checks every usage record before it is stored (usage.py: the identity issue's hook)."""
+    ``usage_verifier`` checks every usage record before it is stored (usage.py); by default identity records
+    are checked against the issuers' keys in ``settings.identity_keys`` (identity_records.py)."""
+    from .identity_records import identity_verifier
+
     _setup_logging()
     engine = engine or make_engine(settings.db_url)
     migrate(engine)
@@ -102,7 +105,7 @@ def create_app(settings: ServerSettings, *, engine: sa.Engine | None = None,
                   openapi_url="/openapi.json", docs_url=None, redoc_url=None)
     app.state.engine = engine
     app.state.settings = settings
-    app.state.usage_verifier = usage_verifier
+    app.state.usage_verifier = usage_verifier or identity_verifier(dict(settings.identity_keys))
     app.include_router(router)
     app.include_router(web_router)  # the operator's page (HTML, not in the OpenAPI description)
 

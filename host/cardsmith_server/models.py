@@ -168,7 +168,7 @@ class UsageIn(BaseModel):
     """One use of a card as a terminal saw it. (card_id, counter) names it: the card's own usage counter."""
 
     model_config = ConfigDict(extra="forbid")
-    format: Literal["cardsmith-usage/1"] = "cardsmith-usage/1"
+    format: Literal["cardsmith-usage/1", "cardsmith-identity/1"] = "cardsmith-usage/1"
     card_id: str = Field(pattern=CARD_ID)
     counter: int = Field(ge=0, le=0xFFFFFFFF, description="The card's usage counter, one more for every use")
     time: str = Field(pattern=TIME, description="The terminal's clock, ISO 8601 with its offset")

@@ -28,9 +28,30 @@ def parse_listen(text: str) -> tuple[str, int]:
 class ServerSettings:
     db_url: str
     max_body: int = MAX_BODY
+    #: issuer name -> its root public key (65-byte point): identity usage records of that issuer are checked
+    #: against it (SA1, then the card's signature); $CARDSMITH_SERVER_IDENTITY_KEYS = "acme=04AB..,globex=04.."
+    identity_keys: tuple[tuple[str, bytes], ...] = ()
 
     @classmethod
     def from_env(cls, db_url: str | None = None) -> ServerSettings:
         url = db_url or os.environ.get("CARDSMITH_SERVER_DB") or default_db_url()
         max_body = int(os.environ.get("CARDSMITH_SERVER_MAX_BODY", MAX_BODY))
-        return cls(url, max_body)
+        return cls(url, max_body, parse_identity_keys(os.environ.get("CARDSMITH_SERVER_IDENTITY_KEYS", "")))
+
+
+def parse_identity_keys(text: str) -> tuple[tuple[str, bytes], ...]:
+    """ "acme=04AB...,globex=04CD..." -> ((issuer, point), ...): the issuers' root public keys, in hex."""
+    out = []
+    for item in (i.strip() for i in text.split(",")):
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        try:
+            point = bytes.fromhex(value.strip())
+        except ValueError:
+            point = b""
+        if not sep or not name.strip() or len(point) != 65 or point[0] != 4:
+            raise UsageError(f"CARDSMITH_SERVER_IDENTITY_KEYS entry {item[:40]!r}: give ISSUER=<130 hex digits of "
+                             "the issuer's public key> (cardsmith issuer init prints it)")
+        out.append((name.strip(), point))
+    return tuple(out)

@@ -36,7 +36,9 @@ from .errors import NotFound
 from .timeutil import now
 
 FORMAT_V1 = "cardsmith-usage/1"
-FORMATS = (FORMAT_V1,)
+#: a card-signed record of the identity capability (docs/identity.md; checked by identity_records.py)
+FORMAT_IDENTITY = "cardsmith-identity/1"
+FORMATS = (FORMAT_V1, FORMAT_IDENTITY)
 MAX_GAPS = 1000  # gaps listed in one card's view (the count of missing counters is always complete)
 
 

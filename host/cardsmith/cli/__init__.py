@@ -36,6 +36,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "issuance": ("cardsmith.cli.selfissue:issuance", "The issuance log: which card received which record."),
     # trust
     "issuer": ("cardsmith.cli.trust:issuer", "The issuer's root key and certificates: init, certify, show, enrol."),
+    # offline identity
+    "identity": ("cardsmith.cli.identity:identity", "Offline identity, the issuer's side: issue, show, deny-file."),
+    "terminal": ("cardsmith.cli.terminal:terminal", "An identity terminal: verify, register-pin, charge, log, upload."),
     # the issuer server
     "sync": ("cardsmith.cli.remote:sync", "Upload what this station did offline to the issuer server."),
     "server": ("cardsmith.cli.server:server", "The issuer server shared by every station: run it, grant keys."),

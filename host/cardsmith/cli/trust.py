@@ -61,7 +61,7 @@ def init(settings: Settings, key_path: Path) -> None:
 @click.option("--key", "key_path", type=click.Path(path_type=Path), required=True, help="The issuer's root key.")
 @click.option("--role", type=click.Choice(["station", "terminal", "service"]), default="station", show_default=True)
 @click.option("--permissions", default="none", show_default=True,
-              help="Comma-separated: write, read, value, backup, restore, replace, pin_reset, or all.")
+              help="Comma-separated: write, read, value, backup, restore, replace, pin_reset, identity, or all.")
 @click.option("--days", type=int, default=7, show_default=True, help="Validity from today (short: revocation).")
 @click.option("--holder-key", type=click.Path(path_type=Path), required=True,
               help="The holder's key file (made, encrypted, if absent; passphrase $CARDSMITH_KEY_PASSPHRASE).")

@@ -51,6 +51,16 @@ class Ins(IntEnum):
     GET_RESPONSE = 0xC0
     OPEN_SESSION = 0xC4
     AUTHENTICATE = 0xC6
+    PUT_IDENTITY = 0xEA
+    PUT_IDENTITY_SIGNATURES = 0xEC
+    GET_IDENTITY = 0xEE
+    AUTHENTICATE_CARD = 0xF0
+    GENERATE_USAGE_RECORD = 0xF2
+    GET_LAST_RECORD = 0xF4
+    BEGIN_REGISTRATION = 0xF6
+    VERIFY_SET_NUMBER = 0xF8
+    REGISTER_PIN = 0xFA
+    MARK_INVALID = 0xFC
 
 
 class Sw(IntEnum):
@@ -105,6 +115,14 @@ class Tag(IntEnum):
     DUP_EXPORT = 0xD5
     DUP_SOURCE = 0xD6
     DUP_GROUP_CHECK = 0xD7
+    ID_NT = 0xD8
+    ID_CARD_NUMBER = 0xD9
+    ID_EXPIRY = 0xDA
+    ID_PUBLIC_KEY = 0xDB
+    ID_SA2 = 0xDC
+    ID_SA1 = 0xDD
+    ID_STATE = 0xDE
+    ID_COMMITMENT = 0xDF
 
 
 class Lifecycle(IntEnum):
@@ -147,6 +165,7 @@ class Permission(IntFlag):
     RESTORE = 1 << 4
     REPLACE = 1 << 5
     PIN_RESET = 1 << 6
+    IDENTITY = 1 << 7
 
 
 #: personalisation commands open
@@ -289,6 +308,32 @@ ENVELOPE_HEADER_LENGTH: Final = 16
 KDF_BUNDLE_ENC: Final = 0x04
 #: SP 800-108 derivation constant of the bundle MAC key
 KDF_BUNDLE_MAC: Final = 0x06
+#: ID_STATE flag: the identity is personalised and signed
+ID_FLAG_SIGNED: Final = 0x01
+#: ID_STATE flag: a holder PIN is set
+ID_FLAG_PIN_SET: Final = 0x02
+#: ID_STATE flag: the card is invalid for good (Ns tries used up, or MARK_INVALID)
+ID_FLAG_INVALID: Final = 0x04
+#: longest registration number Nt
+ID_NT_MAX_LENGTH: Final = 16
+#: shortest set number Ns
+ID_NS_MIN_LENGTH: Final = 4
+#: longest set number Ns
+ID_NS_MAX_LENGTH: Final = 16
+#: wrong set numbers before the card is invalid for good
+ID_NS_TRY_LIMIT: Final = 0x03
+#: terminal nonce R and card nonce X
+ID_NONCE_LENGTH: Final = 16
+#: the salt of the Ns commitment (never leaves the card)
+ID_SALT_LENGTH: Final = 16
+#: usage record length besides Nt: D8 len, D9 08 IDU, terminal id, time, charge, ATC, nonce R
+ID_RECORD_LENGTH: Final = 48
+#: AUTHENTICATE_CARD purpose byte: card only
+ID_PURPOSE_CARD: Final = 0x00
+#: AUTHENTICATE_CARD purpose byte: card and holder PIN
+ID_PURPOSE_PIN: Final = 0x01
+#: BEGIN_REGISTRATION purpose byte
+ID_PURPOSE_REGISTRATION: Final = 0x02
 #: INFO_TRUST flag: the issuer key is set
 TRUST_ISSUER_KEY: Final = 0x01
 #: INFO_TRUST flag: the card certificate is stored

@@ -34,7 +34,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
     private static final short IO_SLOTS = 5;
 
     private static final short CAPABILITIES = (short) (Proto.CAP_EXTENDED_LENGTH | Proto.CAP_CHAINING
-            | Proto.CAP_BACKUP | Proto.CAP_SELF_ISSUANCE | Proto.CAP_DUPLICATION);
+            | Proto.CAP_BACKUP | Proto.CAP_SELF_ISSUANCE | Proto.CAP_DUPLICATION | Proto.CAP_IDENTITY);
 
     private final byte[] cardId;
     /** Persistent state bytes, written through Tx: STATE_LIFECYCLE, STATE_ORIGIN, STATE_SOURCE. */
@@ -62,6 +62,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
     private final HolderPin holderPin;
     /** The trust capability: the transport layer unwraps and wraps secure messaging through it. */
     private final Trust trust;
+    /** The identity capability: the dispatcher asks it whether the card is invalid. */
+    private final Identity identity;
     /** Every capability, indexed by Proto.CAPABILITY_* (this applet is CAPABILITY_CORE). */
     private final Capability[] caps;
 
@@ -117,6 +119,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         caps[Proto.CAPABILITY_ISSUANCE] = new Bundle(this, bundleSize, bArray, off, paramLen);
         trust = new Trust(this);
         caps[Proto.CAPABILITY_TRUST] = trust;
+        identity = new Identity(this, trust);
+        caps[Proto.CAPABILITY_IDENTITY] = identity;
     }
 
     /**
@@ -336,6 +340,11 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
      */
     private short run(short route, byte p1, byte p2, byte[] in, short inOff, short inLen) {
         byte[] routes = Proto.ROUTES;
+        byte ins = routes[route];
+        if (identity.invalid() && ins != Proto.INS_GET_INFO && ins != Proto.INS_GET_IDENTITY
+                && ins != Proto.INS_TEST_FAULT) {
+            ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED); // invalid for good (docs/identity.md)
+        }
         byte flags = routes[(short) (route + 2)];
         boolean installed = state[STATE_LIFECYCLE] == Proto.LIFECYCLE_INSTALLED;
         if ((flags & Proto.ROUTE_INSTALLED) != 0 && !installed) {
@@ -371,6 +380,15 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
             return;
         }
         ISOException.throwIt(Proto.SW_SECURITY_STATUS_NOT_SATISFIED);
+    }
+
+    /**
+     * Trust ended the session: the PIN's verified state ends (it may have been verified inside it), and so
+     * does any PIN registration begun in it.
+     */
+    void sessionEnded() {
+        holderPin.forget();
+        identity.sessionEnded();
     }
 
     /** Trust opens (the certificate's permission mask) and ends (0) the session's permissions. */

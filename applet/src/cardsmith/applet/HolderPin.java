@@ -143,6 +143,24 @@ final class HolderPin {
         Util.arrayFillNonAtomic(state, ST_TRIES, (short) 1, n);
     }
 
+    /**
+     * The identity capability's PIN checks (AUTHENTICATE_CARD P1=01, GENERATE_USAGE_RECORD): the same
+     * check, the same counter as VERIFY, so the holder has one PIN (docs/identity.md).
+     */
+    void checkCandidate(byte[] in, short off, short len) {
+        check(in, off, len);
+    }
+
+    /**
+     * REGISTER_PIN (identity, after the set number and the terminal's signature): the PIN is set, replacing
+     * an old or blocked one, with a full counter, in one transaction (old or new after a pulled card).
+     */
+    void register(byte[] in, short off, short len) {
+        checkLength(len);
+        store(in, off, len, true);
+        session[0] = 0;
+    }
+
     /** Checks a candidate, decrementing the counter first; on failure throws 63Cx or 6983. */
     private void check(byte[] in, short off, short len) {
         if (!isSet()) {

@@ -50,6 +50,16 @@ public final class Proto {
     public static final byte INS_GET_RESPONSE = (byte) 0xC0;
     public static final byte INS_OPEN_SESSION = (byte) 0xC4;
     public static final byte INS_AUTHENTICATE = (byte) 0xC6;
+    public static final byte INS_PUT_IDENTITY = (byte) 0xEA;
+    public static final byte INS_PUT_IDENTITY_SIGNATURES = (byte) 0xEC;
+    public static final byte INS_GET_IDENTITY = (byte) 0xEE;
+    public static final byte INS_AUTHENTICATE_CARD = (byte) 0xF0;
+    public static final byte INS_GENERATE_USAGE_RECORD = (byte) 0xF2;
+    public static final byte INS_GET_LAST_RECORD = (byte) 0xF4;
+    public static final byte INS_BEGIN_REGISTRATION = (byte) 0xF6;
+    public static final byte INS_VERIFY_SET_NUMBER = (byte) 0xF8;
+    public static final byte INS_REGISTER_PIN = (byte) 0xFA;
+    public static final byte INS_MARK_INVALID = (byte) 0xFC;
 
     public static final short SW_BYTES_REMAINING = (short) 0x6100;
     public static final short SW_VERIFY_FAILED = (short) 0x63C0;
@@ -96,6 +106,14 @@ public final class Proto {
     public static final byte TAG_DUP_EXPORT = (byte) 0xD5;
     public static final byte TAG_DUP_SOURCE = (byte) 0xD6;
     public static final byte TAG_DUP_GROUP_CHECK = (byte) 0xD7;
+    public static final byte TAG_ID_NT = (byte) 0xD8;
+    public static final byte TAG_ID_CARD_NUMBER = (byte) 0xD9;
+    public static final byte TAG_ID_EXPIRY = (byte) 0xDA;
+    public static final byte TAG_ID_PUBLIC_KEY = (byte) 0xDB;
+    public static final byte TAG_ID_SA2 = (byte) 0xDC;
+    public static final byte TAG_ID_SA1 = (byte) 0xDD;
+    public static final byte TAG_ID_STATE = (byte) 0xDE;
+    public static final byte TAG_ID_COMMITMENT = (byte) 0xDF;
 
     public static final byte LIFECYCLE_INSTALLED = (byte) 0x1;
     public static final byte LIFECYCLE_ISSUED = (byte) 0x7;
@@ -167,6 +185,19 @@ public final class Proto {
     public static final short ENVELOPE_HEADER_LENGTH = (short) 0x10;
     public static final byte KDF_BUNDLE_ENC = (byte) 0x4;
     public static final byte KDF_BUNDLE_MAC = (byte) 0x6;
+    public static final byte ID_FLAG_SIGNED = (byte) 0x1;
+    public static final byte ID_FLAG_PIN_SET = (byte) 0x2;
+    public static final byte ID_FLAG_INVALID = (byte) 0x4;
+    public static final short ID_NT_MAX_LENGTH = (short) 0x10;
+    public static final short ID_NS_MIN_LENGTH = (short) 0x4;
+    public static final short ID_NS_MAX_LENGTH = (short) 0x10;
+    public static final byte ID_NS_TRY_LIMIT = (byte) 0x3;
+    public static final short ID_NONCE_LENGTH = (short) 0x10;
+    public static final short ID_SALT_LENGTH = (short) 0x10;
+    public static final short ID_RECORD_LENGTH = (short) 0x30;
+    public static final byte ID_PURPOSE_CARD = (byte) 0x0;
+    public static final byte ID_PURPOSE_PIN = (byte) 0x1;
+    public static final byte ID_PURPOSE_REGISTRATION = (byte) 0x2;
     public static final byte TRUST_ISSUER_KEY = (byte) 0x1;
     public static final byte TRUST_CARD_CERT = (byte) 0x2;
     public static final byte TRUST_SESSION = (byte) 0x4;
@@ -187,8 +218,9 @@ public final class Proto {
     public static final byte CAPABILITY_BACKUP = (byte) 3;
     public static final byte CAPABILITY_DUPLICATION = (byte) 4;
     public static final byte CAPABILITY_ISSUANCE = (byte) 5;
-    public static final byte CAPABILITY_TRUST = (byte) 6;
-    public static final short CAPABILITY_COUNT = (short) 7;
+    public static final byte CAPABILITY_IDENTITY = (byte) 6;
+    public static final byte CAPABILITY_TRUST = (byte) 7;
+    public static final short CAPABILITY_COUNT = (short) 8;
 
     /** Access condition kinds (top three bits of an access byte; docs/security.md). */
     public static final byte ACCESS_ALWAYS = (byte) 0x00;
@@ -206,6 +238,7 @@ public final class Proto {
     public static final byte PERM_RESTORE = (byte) 4;
     public static final byte PERM_REPLACE = (byte) 5;
     public static final byte PERM_PIN_RESET = (byte) 6;
+    public static final byte PERM_IDENTITY = (byte) 7;
 
     /** ROUTES flag: the command carries CLA_ISO (else CLA_PROPRIETARY). */
     public static final byte ROUTE_CLA_ISO = (byte) 0x01;
@@ -257,6 +290,16 @@ public final class Proto {
         INS_GET_RESPONSE, CAPABILITY_CORE, ROUTE_CLA_ISO, ACCESS_ALWAYS, ACCESS_ALWAYS,
         INS_OPEN_SESSION, CAPABILITY_TRUST, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
         INS_AUTHENTICATE, CAPABILITY_TRUST, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
+        INS_PUT_IDENTITY, CAPABILITY_IDENTITY, (byte) (ROUTE_INSTALLED | ROUTE_WRITES), ACCESS_ALWAYS, ACCESS_NEVER,
+        INS_PUT_IDENTITY_SIGNATURES, CAPABILITY_IDENTITY, (byte) (ROUTE_INSTALLED | ROUTE_WRITES), ACCESS_ALWAYS, ACCESS_NEVER,
+        INS_GET_IDENTITY, CAPABILITY_IDENTITY, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
+        INS_AUTHENTICATE_CARD, CAPABILITY_IDENTITY, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
+        INS_GENERATE_USAGE_RECORD, CAPABILITY_IDENTITY, ROUTE_WRITES, ACCESS_ALWAYS, ACCESS_ALWAYS,
+        INS_GET_LAST_RECORD, CAPABILITY_IDENTITY, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
+        INS_BEGIN_REGISTRATION, CAPABILITY_IDENTITY, 0, (byte) (ACCESS_ROLE | PERM_IDENTITY), (byte) (ACCESS_ROLE | PERM_IDENTITY),
+        INS_VERIFY_SET_NUMBER, CAPABILITY_IDENTITY, 0, (byte) (ACCESS_ROLE | PERM_IDENTITY), (byte) (ACCESS_ROLE | PERM_IDENTITY),
+        INS_REGISTER_PIN, CAPABILITY_IDENTITY, ROUTE_WRITES, (byte) (ACCESS_ROLE | PERM_IDENTITY), (byte) (ACCESS_ROLE | PERM_IDENTITY),
+        INS_MARK_INVALID, CAPABILITY_IDENTITY, ROUTE_WRITES, (byte) (ACCESS_ROLE | PERM_IDENTITY), (byte) (ACCESS_ROLE | PERM_IDENTITY),
     };
 
     private Proto() {

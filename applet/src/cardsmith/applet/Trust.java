@@ -163,7 +163,41 @@ final class Trust implements Capability {
         sm.end();
         stage[0] = STAGE_NONE;
         applet.setSessionPermissions((short) 0);
-        applet.holderPin().forget();
+        applet.sessionEnded();
+    }
+
+    // ---------------------------------------------------------------- for the identity capability
+
+    boolean hasIssuerKey() {
+        return (st[ST_FLAGS] & Proto.TRUST_ISSUER_KEY) != 0;
+    }
+
+    /** Whether rs[rsOff..+64) (r || s) is the issuer key's ECDSA-SHA256 signature over m[off..off+len). */
+    boolean verifyIssuerSignature(byte[] m, short off, short len, byte[] rs, short rsOff) {
+        if (!hasIssuerKey()) {
+            return false;
+        }
+        return verifyRaw(issuerKey, m, off, len, rs, rsOff);
+    }
+
+    /**
+     * Whether rs[rsOff..+64) is a signature over m[off..off+len) by the key of the certificate that opened
+     * the session now open (AUTHENTICATE left it in peerKey; nothing else writes it while the session lasts).
+     */
+    boolean verifySessionSignature(byte[] m, short off, short len, byte[] rs, short rsOff) {
+        if (!sm.open()) {
+            return false;
+        }
+        return verifyRaw(peerKey, m, off, len, rs, rsOff);
+    }
+
+    private boolean verifyRaw(ECPublicKey key, byte[] m, short off, short len, byte[] rs, short rsOff) {
+        short derLen = der(rs, rsOff, w, W_DER);
+        Signature sig = alg.ecdsa();
+        sig.init(key, Signature.MODE_VERIFY);
+        boolean ok = verify(sig, m, off, len, w, W_DER, derLen);
+        Util.arrayFillNonAtomic(w, W_DER, (short) 72, (byte) 0);
+        return ok;
     }
 
     // ---------------------------------------------------------------- personalisation
