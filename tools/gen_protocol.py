@@ -162,6 +162,8 @@ def _dispatch_table(p: Protocol) -> list[str]:
         "    public static final byte ROUTE_INSTALLED = (byte) 0x02;",
         "    /** ROUTES flag: the command changes what the card holds (the card is no longer blank). */",
         "    public static final byte ROUTE_WRITES = (byte) 0x04;",
+        "    /** ROUTES flag: the command still answers on a card marked invalid (all others: 6985). */",
+        "    public static final byte ROUTE_WHEN_INVALID = (byte) 0x08;",
         "    public static final short ROUTE_ENTRY = (short) 5;",
         "    /** Offsets in a ROUTES entry of the access condition while INSTALLED and while ISSUED. */",
         "    public static final short ROUTE_ACCESS_INSTALLED = (short) 3;",
@@ -177,6 +179,8 @@ def _dispatch_table(p: Protocol) -> list[str]:
             flags.append("ROUTE_INSTALLED")
         if ins.writes:
             flags.append("ROUTE_WRITES")
+        if ins.when_invalid:
+            flags.append("ROUTE_WHEN_INVALID")
         flag_expr = " | ".join(flags) if flags else "0"
         if len(flags) > 1:
             flag_expr = f"(byte) ({flag_expr})"
@@ -208,7 +212,8 @@ def doc_tables(p: Protocol) -> str:
             f"- data: {_cell(ins.data)}",
             f"- response: {_cell(ins.response)}",
             "- access: " + "; ".join(f"{s.upper()}: {ins.access[s]}" for s in ACCESS_STATES)
-            + (" (changes what the card holds)" if ins.writes else ""),
+            + (" (changes what the card holds)" if ins.writes else "")
+            + ("; also on an invalid card" if ins.when_invalid else ""),
             f"- preconditions: {_cell(ins.preconditions)}",
             "- status words: " + ", ".join(f"`{p.status_words[s].code:04X}` {s}" for s in ins.sw),
         ]

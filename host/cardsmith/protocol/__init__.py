@@ -34,6 +34,8 @@ class Instruction:
     access: dict[str, str] = field(default_factory=dict)
     #: the command changes what the card holds (a blank card is no longer blank after it)
     writes: bool = False
+    #: the command still answers on a card marked invalid for good (docs/identity.md); every other is refused
+    when_invalid: bool = False
 
 
 #: the lifecycle states an access condition is given for
@@ -131,6 +133,7 @@ def parse(text: str) -> Protocol:
             doc=item["doc"],
             access=_access(item["name"], item["lifecycle"], item["access"]),
             writes=bool(item.get("writes", False)),
+            when_invalid=bool(item.get("when_invalid", False)),
         )
         for item in raw.get("ins", [])
     }

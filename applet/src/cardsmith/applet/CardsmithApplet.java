@@ -340,12 +340,10 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
      */
     private short run(short route, byte p1, byte p2, byte[] in, short inOff, short inLen) {
         byte[] routes = Proto.ROUTES;
-        byte ins = routes[route];
-        if (identity.invalid() && ins != Proto.INS_GET_INFO && ins != Proto.INS_GET_IDENTITY
-                && ins != Proto.INS_TEST_FAULT) {
+        byte flags = routes[(short) (route + 2)];
+        if ((flags & Proto.ROUTE_WHEN_INVALID) == 0 && identity.invalid()) {
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED); // invalid for good (docs/identity.md)
         }
-        byte flags = routes[(short) (route + 2)];
         boolean installed = state[STATE_LIFECYCLE] == Proto.LIFECYCLE_INSTALLED;
         if ((flags & Proto.ROUTE_INSTALLED) != 0 && !installed) {
             ISOException.throwIt(Proto.SW_CONDITIONS_NOT_SATISFIED);
