@@ -117,6 +117,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         caps[Proto.CAPABILITY_ISSUANCE] = new Bundle(this, bundleSize, bArray, off, paramLen);
         trust = new Trust(this);
         caps[Proto.CAPABILITY_TRUST] = trust;
+        caps[Proto.CAPABILITY_UPDATE] = new RemoteUpdate(this, trust, bArray, off, paramLen);
     }
 
     /**
