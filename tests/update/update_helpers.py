@@ -13,7 +13,7 @@ from cardsmith.core.card import Card
 from cardsmith.core.crypto import point_of
 from cardsmith.duplication import DuplicationSession
 from cardsmith.protocol.codes import Tag
-from cardsmith.trust import Issuer, enrol_card
+from cardsmith.trust import Issuer, TrustSession, enrol_card
 from cardsmith.update.issuer import enrol_for_updates
 from cardsmith.update.package import Ack, Package, UpdateCertificate, build_package, delivery_message, sign
 from cardsmith.update.session import UpdateSession
@@ -95,3 +95,14 @@ def authorise(card: Card, pkg: Package, svc: Service, server_nonce: bytes | None
 def deliver(card: Card, pkg: Package, svc: Service) -> Ack:
     _, d = authorise(card, pkg, svc)
     return UpdateSession(card).deliver(d.certificate, d.date, d.signature, pkg)
+
+
+def other_issuer() -> Issuer:
+    return Issuer(ec.generate_private_key(ec.SECP256R1()))
+
+
+def open_station_session(card: Card, by: Issuer | None = None) -> None:
+    """An authenticated session as a station of the issuer (secure messaging from then on)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    credential = (by or issuer()).certify(point_of(key.public_key()), "station", 0, days=7)
+    TrustSession(card).open(credential, key)

@@ -96,8 +96,10 @@ final class RemoteUpdate implements Capability {
     private final byte[] store;
     private final byte[] meta;
     private final byte[] cert;
-    /** Persistent: [0] UPDATE_FLAG_CERT. */
+    /** Persistent: [0] UPDATE_FLAG_CERT | KEYS. */
     private final byte[] flags;
+    /** flags: the two key pairs are generated (internal; GET INFO reports UPDATE_FLAG_CERT only). */
+    private static final byte KEYS = (byte) 0x80;
     private final byte[] t;
     /** Transient: [0] bytes of IV || ciphertext || tag received, [1] how many the header announced. */
     private final short[] n;
@@ -131,10 +133,8 @@ final class RemoteUpdate implements Capability {
         w = JCSystem.makeTransientByteArray(W_SIZE, JCSystem.CLEAR_ON_DESELECT);
         serviceKey = (ECPublicKey) KeyBuilder.buildKey(KeyBuilder.TYPE_EC_FP_PUBLIC, P256.KEY_BITS, false);
         P256.setCurve(serviceKey);
-        authKeys = P256.newKeyPair();
-        genFullLength(authKeys);
+        authKeys = P256.newKeyPair(); // generated at the first GET_UPDATE_CERTIFICATE P1=01 (keysOnce)
         decKeys = P256.newKeyPair();
-        genFullLength(decKeys);
     }
 
     /** The ciphertext length of a payload of len bytes (ISO 9797-1 method 2 padding: at least one byte). */
@@ -180,6 +180,7 @@ final class RemoteUpdate implements Capability {
         need(p2 == 0 && (p1 == 0 || p1 == 1), Proto.SW_INCORRECT_P1P2);
         byte[] rsp = applet.responseBuffer();
         if (p1 == 1) {
+            keysOnce();
             short off = ((ECPublicKey) authKeys.getPublic()).getW(rsp, (short) 0);
             return (short) (off + ((ECPublicKey) decKeys.getPublic()).getW(rsp, off));
         }
@@ -187,8 +188,27 @@ final class RemoteUpdate implements Capability {
         return Util.arrayCopyNonAtomic(cert, (short) 0, rsp, (short) 0, Proto.UPDATE_CERT_LENGTH);
     }
 
+    /**
+     * Generates the two key pairs on the card, once: the first time their public keys are asked for, before
+     * the issuer certifies them (a pulled card before the flag is committed generates them again, which is
+     * harmless: nothing certified them yet). Not at install: the keys come from the card's generator when the
+     * card is personalised, and a simulator seeds its generator only after install.
+     */
+    private void keysOnce() {
+        if ((flags[0] & KEYS) != 0) {
+            return;
+        }
+        genFullLength(authKeys);
+        genFullLength(decKeys);
+        Faults.point();
+        Tx.begin();
+        Tx.setByte(flags, (short) 0, (byte) (flags[0] | KEYS));
+        Tx.commit();
+    }
+
     private void putCertificate(byte[] in, short inOff, short inLen) {
         need(inLen == Proto.UPDATE_CERT_LENGTH, Proto.SW_WRONG_LENGTH);
+        need((flags[0] & KEYS) != 0, Proto.SW_CONDITIONS_NOT_SATISFIED); // keys not generated yet
         need((flags[0] & Proto.UPDATE_FLAG_CERT) == 0, Proto.SW_CONDITIONS_NOT_SATISFIED);
         need(in[inOff] == Proto.UPDATE_FORMAT, Proto.SW_WRONG_DATA);
         need(trust.isIssuer(in, (short) (inOff + UC_ISSUER)), Proto.SW_SECURITY_STATUS_NOT_SATISFIED);
@@ -205,7 +225,7 @@ final class RemoteUpdate implements Capability {
                 Proto.SW_WRONG_DATA); // genuine, but not of this card's keys
         Tx.begin();
         Tx.copy(in, inOff, cert, (short) 0, Proto.UPDATE_CERT_LENGTH);
-        Tx.setByte(flags, (short) 0, Proto.UPDATE_FLAG_CERT);
+        Tx.setByte(flags, (short) 0, (byte) (flags[0] | Proto.UPDATE_FLAG_CERT));
         Tx.commit();
         Faults.point(); // stored, the answer lost: GET_UPDATE_CERTIFICATE gives it back
     }
@@ -499,7 +519,7 @@ final class RemoteUpdate implements Capability {
 
     public short putInfo(byte[] out, short off) {
         off = Tlv.putHeader(out, off, Proto.TAG_INFO_UPDATE, (short) 6);
-        out[off++] = flags[0];
+        out[off++] = (byte) (flags[0] & Proto.UPDATE_FLAG_CERT);
         out[off++] = (byte) records;
         off = Util.setShort(out, off, recordSize);
         return Util.setShort(out, off, Proto.UPDATE_MAX_STORED);
