@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.card import Card
-from ..core.errors import ProtocolError
+from ..core.errors import ProtocolError, UsageError
 from ..protocol import PROTOCOL
 from ..protocol.codes import (
     CERT_LENGTH,
@@ -108,17 +108,15 @@ class UpdateSession:
         return Ack.parse(self.card.call(Ins.DELIVER_UPDATE, p1=2, data=package.signature))
 
     def read_record(self, record: int) -> bytes:
-        """A mode-1 record's plaintext (needs the holder PIN)."""
+        """A mode-1 record's plaintext (needs the holder PIN): as many READ_RECORD blocks as its length takes."""
+        status = self.status()
+        if not 0 <= record < status.record_count:
+            raise UsageError(f"record {record} does not exist: this card has records 0..{status.record_count - 1}")
+        length = status.records[record].length
         out = b""
-        block = 0
-        while True:
-            part = self.card.call(Ins.READ_RECORD, p1=record, p2=block, ne=UPDATE_READ_BLOCK)
-            out += part
-            if len(part) < UPDATE_READ_BLOCK:
-                return out
-            block += 1
-            if block * UPDATE_READ_BLOCK >= 4096:
-                return out
+        for block in range(max(1, -(-length // UPDATE_READ_BLOCK))):
+            out += self.card.call(Ins.READ_RECORD, p1=record, p2=block, ne=UPDATE_READ_BLOCK)
+        return out
 
     def use_data(self, record: int) -> bytes:
         """A mode-2 record decrypted for this use (the PIN verified, inside an authenticated session)."""
