@@ -267,3 +267,19 @@ class Ack:
 
 assert POINT_LENGTH == 65 and KEY_ID_LENGTH == 8
 assert UPDATE_NONCE_LENGTH == 32 and UPDATE_CARD_NONCE_LENGTH == 16
+
+
+SEALED_LABEL = b"CSUB"
+
+
+def seal_for_service(service_point: bytes, certificate: UpdateCertificate) -> bytes:
+    """The issuer authenticator as the client sends it (variant B): ECIES to the update service's key, so the
+    card id crosses the network only encrypted (context: the service key's id)."""
+    return ecies_seal(service_point, SEALED_LABEL, certificate.encode(), key_id(service_point))
+
+
+def open_for_service(service_key: ec.EllipticCurvePrivateKey, sealed: bytes) -> UpdateCertificate:
+    if not sealed.startswith(SEALED_LABEL):
+        raise BadDataError("not a sealed update certificate")
+    point = point_of(service_key.public_key())
+    return UpdateCertificate.parse(ecies_open(service_key, sealed, len(SEALED_LABEL), key_id(point)))
