@@ -3,7 +3,6 @@ refusal of the chain's card side (docs/update.md)."""
 
 from __future__ import annotations
 
-import datetime
 import os
 
 import pytest

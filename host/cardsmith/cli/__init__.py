@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "issuance": ("cardsmith.cli.selfissue:issuance", "The issuance log: which card received which record."),
     # trust
     "issuer": ("cardsmith.cli.trust:issuer", "The issuer's root key and certificates: init, certify, show, enrol."),
+    # remote update
+    "update": ("cardsmith.cli.update:update", "Fetch and apply the issuer's updates for this card from the server."),
     # the issuer server
     "sync": ("cardsmith.cli.remote:sync", "Upload what this station did offline to the issuer server."),
     "server": ("cardsmith.cli.server:server", "The issuer server shared by every station: run it, grant keys."),

@@ -339,7 +339,7 @@ UPDATE_MAX_RECORD_SIZE: Final = 4096
 UPDATE_MAX_STORED: Final = 880
 #: the update certificate: version (1), card id (8), issuer key id (8), two points (65 each), signature r || s (64)
 UPDATE_CERT_LENGTH: Final = 211
-#: an update package's header: version, card id, record, operation, mode, version, expiry, payload length, ephemeral point, ciphertext length
+#: an update package's header (docs/update.md): format, card id, record, op, mode, version, expiry, lengths, point
 UPDATE_HEADER_LENGTH: Final = 87
 #: the update certificate's and the package's format version (their first byte)
 UPDATE_FORMAT: Final = 0x01
