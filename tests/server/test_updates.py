@@ -87,6 +87,12 @@ def test_the_chain_applies_adds_replacements_deletions_in_both_modes_and_marks_t
     assert UpdateSession(card).status().records[2].state_name == "empty"
     card.reset()
     assert chain(deployment, card).changes == []  # nothing pending any more
+    with client(deployment.server, deployment.admin) as admin:
+        page = admin.get("/operator").text
+    section = page[page.index('<h2 id="updates">'):page.index('<h2 id="deny">')]
+    card_hex = cert.card_id.hex().upper()
+    assert f"<tr><td>{card_hex}</td><td>0</td><td>5</td><td>0</td></tr>" in section  # pending, delivered, refused
+    assert section.count(f"<td>{card_hex}</td>") >= 6 and "<td>delete</td>" in section
 
 
 def test_uploads_are_checked_and_never_overwrite(deployment, service, request: pytest.FixtureRequest) -> None:  # noqa: ANN001
