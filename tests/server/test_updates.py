@@ -60,7 +60,7 @@ def test_the_chain_applies_adds_replacements_deletions_in_both_modes_and_marks_t
         deployment, service, card: Card) -> None:  # noqa: ANN001
     cert = ready(card)
     first = [package(cert, record=0, payload=b"password-1"), package(cert, record=1, payload=b"token", mode="store"),
-             package(cert, record=2, payload=b"x" * 1000)]
+             package(cert, record=2, payload=b"x" * 500)]
     entries = upload(deployment, *first)
     assert [e["state"] for e in entries] == ["pending"] * 3
     steps: list = []
@@ -229,7 +229,7 @@ def test_faults_server_restart_lost_acknowledgement_and_a_pulled_card(
     assert [(c.record, c.version, c.result) for c in result.changes] == [(0, 1, "already")]
     assert states(deployment, cert.card_id) == [(0, 1, "delivered")]
     # a card pulled in the middle of a delivery: the package stays pending, the card keeps the old record
-    upload(deployment, package(cert, op="replace", version=2, payload=b"two" * 300))
+    upload(deployment, package(cert, op="replace", version=2, payload=b"two" * 150))
 
     original = UpdateSession.deliver
 
@@ -256,7 +256,7 @@ def test_faults_server_restart_lost_acknowledgement_and_a_pulled_card(
     card.reset()
     assert [c.result for c in chain(deployment, card).changes] == ["applied"]
     verify_pin(card)
-    assert UpdateSession(card).read_record(0) == b"two" * 300
+    assert UpdateSession(card).read_record(0) == b"two" * 150
     assert states(deployment, cert.card_id) == [(0, 1, "delivered"), (0, 2, "delivered")]
 
 

@@ -76,7 +76,7 @@ def test_pulled_between_the_delivery_commands_the_session_is_gone_and_nothing_ch
     cert = ready(card)
     svc = service()
     deliver(card, package(cert, payload=b"one"), svc)
-    v2 = package(cert, op="replace", version=2, payload=b"two" * 300)
+    v2 = package(cert, op="replace", version=2, payload=b"two" * 150)
     session = UpdateSession(card)
     _, d = authorise(card, v2, svc)
     session.card.call(0xAC, p1=0, data=d.certificate + d.date.to_bytes(2, "big") + d.signature + v2.header,
@@ -88,4 +88,4 @@ def test_pulled_between_the_delivery_commands_the_session_is_gone_and_nothing_ch
         session.card.call(0xAC, p1=1, data=v2.body[512:], expect_data=False)
     assert session.read_record(0) == b"one"
     deliver(card, v2, svc)
-    assert session.read_record(0) == b"two" * 300
+    assert session.read_record(0) == b"two" * 150

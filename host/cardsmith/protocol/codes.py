@@ -330,7 +330,7 @@ UPDATE_FLAG_CERT: Final = 0x01
 #: update records when the install parameters name none
 DEFAULT_UPDATE_RECORDS: Final = 4
 #: update record payload size when the install parameters name none
-DEFAULT_UPDATE_RECORD_SIZE: Final = 1024
+DEFAULT_UPDATE_RECORD_SIZE: Final = 512
 #: largest update record count accepted at install (two slots per record; all slots at most 32767 bytes)
 UPDATE_MAX_RECORDS: Final = 8
 #: largest update record payload accepted at install

@@ -192,7 +192,7 @@ public final class Proto {
     public static final byte SM_CLA_BIT = (byte) 0x4;
     public static final byte UPDATE_FLAG_CERT = (byte) 0x1;
     public static final short DEFAULT_UPDATE_RECORDS = (short) 0x4;
-    public static final short DEFAULT_UPDATE_RECORD_SIZE = (short) 0x400;
+    public static final short DEFAULT_UPDATE_RECORD_SIZE = (short) 0x200;
     public static final short UPDATE_MAX_RECORDS = (short) 0x8;
     public static final short UPDATE_MAX_RECORD_SIZE = (short) 0x1000;
     public static final short UPDATE_MAX_STORED = (short) 0x370;
