@@ -86,6 +86,17 @@ def test_issuer_signs_admin_sets_up_holder_updates(deployment, service: dict[str
                   "MY_PIN")
     assert refused.returncode == 6 and "version 2 replace (apply): refused" in refused.stdout, refused
     assert "Traceback" not in refused.stderr
+    # many cards from the issuer's CSV (here one row), stored mode
+    (tmp_path / "cards.csv").write_text(f"holder,update_certificate\nA. Holder,{cert['update_certificate']}\n")
+    many = json.loads(ok(station, "--json", "issuer", "sign-update", "--key", str(tmp_path / "issuer.key"),
+                         "--cards", str(tmp_path / "cards.csv"), "--record", "1", "--op", "add", "--version", "1",
+                         "--expiry", expiry, "--mode", "store", "--payload-file", str(tmp_path / "secret.txt"),
+                         "--out", str(tmp_path / "pkgs"), "--upload"))
+    assert [(r["card_id"], r["mode"], r["uploaded"]) for r in many] == [(cert["card_id"], "store", True)]
+    stored = ok(holder, "-r", reader, "update", "--issuer-key", str(tmp_path / "issuer.pub"), "--pin-from-env",
+                "MY_PIN")
+    assert "record 1 version 1 add (store): applied" in stored
+    assert "record 1: stored, version 1, 17 bytes" in ok(env, "-r", reader, "update", "status")
     # signing mistakes
     assert "--payload-file" in fails(station, 2, "issuer", "sign-update", "--key", str(tmp_path / "issuer.key"),
                                      "--card-cert", str(tmp_path / "card.cert"), "--record", "0", "--op", "add",

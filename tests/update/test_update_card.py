@@ -151,3 +151,27 @@ def test_the_update_certificate_is_checked_and_set_once(card: Card) -> None:
     assert enrol_for_updates(card, issuer()) == good  # already certified: read back, checked
     with pytest.raises(errors.WrongStateError):
         session.put_certificate(good)
+
+
+def test_get_info_reports_the_store_and_clear_empties_it(request: pytest.FixtureRequest, transport_kind: str) -> None:
+    from conftest import fresh_card
+
+    card = fresh_card(request, transport_kind, 0, install_params(records=3, record_size=1000))
+    status = UpdateSession(card).status()
+    assert (status.certified, status.record_count, status.record_size) == (False, 3, 1000)
+    cert = ready(card)
+    deliver(card, package(cert, record=2, version=5, payload=b"kept until CLEAR"), service())
+    card.channel = None
+    card.call(Ins.CLEAR_BUNDLE, expect_data=False)
+    after = UpdateSession(card).status()
+    assert after.certified and all(r.state_name == "empty" and r.version == 0 for r in after.records)
+    assert UpdateSession(card).certificate() == cert  # the keys and their certificate stay, as the trust keys do
+
+
+def test_install_parameters_out_of_range_make_the_install_fail(request: pytest.FixtureRequest) -> None:
+    from conftest import fresh_card
+
+    for params in (install_params(records=0), install_params(records=9), install_params(record_size=4097),
+                   install_params(records=4, record_size=4096)):
+        with pytest.raises(errors.ReaderError, match="SystemException"):  # jCardSim's word for a failed install
+            fresh_card(request, "sim", 0, params)

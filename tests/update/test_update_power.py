@@ -89,3 +89,36 @@ def test_pulled_between_the_delivery_commands_the_session_is_gone_and_nothing_ch
     assert session.read_record(0) == b"one"
     deliver(card, v2, svc)
     assert session.read_record(0) == b"two" * 150
+
+
+def test_update_enrolment_torn_at_every_fault_point_finishes_with_one_certified_key_pair(
+        request: pytest.FixtureRequest, transport_kind: str) -> None:
+    from cardsmith.trust import enrol_card
+    from cardsmith.update.issuer import enrol_for_updates
+    from update_helpers import issuer
+
+    cuts = 0
+    for n in range(WALK):
+        card = fresh_card(request, transport_kind, 0)
+        enrol_card(card, issuer())
+        power_cut.arm(card, n)
+        try:
+            enrol_for_updates(card, issuer())
+        except errors.CardRemovedError:
+            power_cut.power_back(card)
+            cuts += 1
+        else:
+            power_cut.disarm(card)
+            break
+        # after the cut: enrolment finishes, and the certificate names the keys the card signs and decrypts with
+        cert = enrol_for_updates(card, issuer())
+        assert UpdateSession(card).public_keys() == (cert.auth_key, cert.decryption_key)
+        from cardsmith.duplication import DuplicationSession
+
+        DuplicationSession(card).put_pin("1234")
+        verify_pin(card)
+        deliver(card, package(cert, payload=b"after a cut"), service())
+        assert UpdateSession(card).read_record(0) == b"after a cut"
+    else:
+        pytest.fail("update enrolment never completed")
+    assert cuts >= 2  # cut in the key generation and in the certificate's transaction
