@@ -93,9 +93,10 @@ def test_pulled_between_the_delivery_commands_the_session_is_gone_and_nothing_ch
 
 def test_update_enrolment_torn_at_every_fault_point_finishes_with_one_certified_key_pair(
         request: pytest.FixtureRequest, transport_kind: str) -> None:
+    from update_helpers import issuer
+
     from cardsmith.trust import enrol_card
     from cardsmith.update.issuer import enrol_for_updates
-    from update_helpers import issuer
 
     cuts = 0
     for n in range(WALK):
