@@ -114,7 +114,7 @@ def local_run(sim: EphemeralSimulator, size: int) -> dict:
 
 
 def throughput(sim: EphemeralSimulator, server: ServerProcess, keys: dict[str, str]) -> dict:
-    cards = [fresh(sim, i) for i in range(CLIENTS)]
+    cards = [fresh(sim, i, install_params(records=2, record_size=1024)) for i in range(CLIENTS)]
     certs = [ready(c) for c in cards]
     with ServerClient(server.url, keys["station"]) as station:
         for cert in certs:
