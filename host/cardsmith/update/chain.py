@@ -14,6 +14,7 @@ The client sees no payload: packages are encrypted to the card, and what it repo
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -82,7 +83,7 @@ def run_update(card: Card, server: ServerClient, issuer_key: bytes, pin: str,
     if not service.get("ready"):
         raise NotGenuineError("the server's update service has no issuer certificate yet: it cannot deliver")
     service_cert = Certificate.parse(bytes.fromhex(service["certificate"]))
-    service_cert.verify(issuer_key)
+    service_cert.verify(issuer_key, datetime.date.today())  # the issuer's, and valid today
     if service_cert.role != CERT_ROLE_SERVICE:
         raise NotGenuineError(f"the server presents a {service_cert.role_name} certificate, not the update "
                               "service's: it is not this issuer's update server")
