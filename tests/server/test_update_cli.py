@@ -74,6 +74,8 @@ def test_issuer_signs_admin_sets_up_holder_updates(deployment, service: dict[str
     assert "record 0 version 1 add (apply): applied" in out and "vpn-password" not in out
     assert "no update pending" in ok(holder, "-r", reader, "update", "--issuer-key", str(tmp_path / "issuer.pub"),
                                      "--pin-from-env", "MY_PIN")
+    assert json.loads(ok(holder, "--json", "-r", reader, "update", "--issuer-key", str(tmp_path / "issuer.pub"),
+                         "--pin-from-env", "MY_PIN"))["changes"] == []
     ok(holder, "-r", reader, "update", "read", "0", "--out", str(tmp_path / "got.txt"), "--pin-from-env", "MY_PIN")
     assert (tmp_path / "got.txt").read_bytes() == b"vpn-password-2027"
 

@@ -73,8 +73,11 @@ def update(ctx: click.Context, issuer_key: Path | None, pin_from_env: str | None
     pin = _pin(pin_from_env, pin_file)
     with settings.server_client(required=True) as server, settings.open_card() as card:
         assert server is not None
-        result = run_update(card, server, point, pin,
-                            None if settings.as_json else lambda step, detail: click.echo(f"{step}: {detail}"))
+        def show(step: str, detail: str) -> None:
+            if not settings.as_json:  # --json: stdout is one document, the steps are in it as changes
+                click.echo(f"{step}: {detail}")
+
+        result = run_update(card, server, point, pin, show)
     lines = [f"card {result.card_id}: " + (f"{len(result.changes)} update(s)" if result.changes else
                                            "no update pending")]
     lines += [f"  record {c.record} version {c.version} {c.op} ({c.mode}): {c.result}"
