@@ -190,6 +190,9 @@ def issuer_check(conn: Connection, who: Principal, sealed_hex: str) -> dict:
         raise Invalid(f"the sealed update certificate does not open with this service's key: {exc}") from None
     session = secrets.token_hex(16)
     now = _now()
+    # sessions that expired a day ago or more are of no use to anyone: the table stays small
+    conn.execute(update_sessions.delete().where(update_sessions.c.issuer == who.issuer,
+                                                update_sessions.c.expires < _stamp(now - dt.timedelta(days=1))))
     card_id = certificate.card_id.hex().upper()
     conn.execute(update_sessions.insert().values(
         id=session, issuer=who.issuer, card_id=card_id, certificate=certificate.encode().hex(), state="checked",

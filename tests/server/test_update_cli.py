@@ -65,6 +65,9 @@ def test_issuer_signs_admin_sets_up_holder_updates(deployment, service: dict[str
     wrong = fails(holder | {"BAD": "0000"}, 4, "-r", reader, "update", "--issuer-key", str(tmp_path / "issuer.pub"),
                   "--pin-from-env", "BAD")
     assert "PIN" in wrong or "verification" in wrong
+    gone = fails(holder | {"CARDSMITH_SERVER": "http://127.0.0.1:9"}, 1, "-r", reader, "update", "--issuer-key",
+                 str(tmp_path / "issuer.pub"), "--pin-from-env", "MY_PIN")
+    assert "nothing else changed on the card" in gone and gone.count("\n") == 1
     assert "version 0" in ok(env, "-r", reader, "update", "status")
 
     out = ok(holder, "-r", reader, "update", "--issuer-key", str(tmp_path / "issuer.pub"), "--pin-from-env", "MY_PIN")

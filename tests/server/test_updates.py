@@ -308,3 +308,30 @@ def test_twenty_cards_updated_at_once_through_one_server_each_exactly_once(deplo
         delivered = [p for p in admin.update_packages(state="delivered") if p["card_id"] in
                      {c.card_id.hex().upper() for c in certs}]
     assert len(delivered) == 20 and all(p["attempts"] == 1 for p in delivered)
+
+
+def test_the_server_going_away_is_one_clear_line_about_what_the_card_holds(deployment, service,  # noqa: ANN001
+                                                                           request: pytest.FixtureRequest) -> None:
+    card = fresh_card(request, "sim", 0)
+    cert = ready(card)
+    upload(deployment, package(cert, payload=b"first"))
+
+    class AckLost(ServerClient):
+        """The network dies right after the card applied the package: the acknowledgement never arrives."""
+
+        def update_ack(self, *args, **kw):  # noqa: ANN002, ANN003, ANN201
+            raise errors.ServerUnavailable(f"the issuer server {self.url} is unavailable (ConnectError); ...")
+
+    card.reset()
+    with AckLost(deployment.server.url, deployment.terminal) as t, \
+            pytest.raises(errors.ServerUnavailable, match="applied record 0 version 1 but") as lost:
+        run_update(card, t, issuer().public_key, PIN)
+    assert "acknowledges it without applying it again" in str(lost.value)
+    assert states(deployment, cert.card_id) == [(0, 1, "pending")]
+    card.reset()
+    assert [c.result for c in chain(deployment, card).changes] == ["already"]
+    # no server at all: nothing changed, said so
+    card.reset()
+    with ServerClient("http://127.0.0.1:9", deployment.terminal, attempts=1) as nowhere, \
+            pytest.raises(errors.ServerUnavailable, match="nothing else changed on the card"):
+        run_update(card, nowhere, issuer().public_key, PIN)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..core.card import Card
-from ..core.errors import CardNotReadyError, CardRefusedError, NotGenuineError
+from ..core.errors import CardNotReadyError, CardRefusedError, NotGenuineError, ServerUnavailable
 from ..duplication.session import DuplicationSession
 from ..protocol.codes import CERT_ROLE_SERVICE
 from ..remote.client import ServerClient
@@ -73,9 +73,33 @@ def issuer_client_check(card: Card, issuer_key: bytes) -> UpdateCertificate:
 
 def run_update(card: Card, server: ServerClient, issuer_key: bytes, pin: str,
                progress: Progress = _quiet) -> UpdateResult:
-    """The whole chain on ``card`` against ``server``; the changes made (or acknowledged, or refused)."""
+    """The whole chain on ``card`` against ``server``; the changes made (or acknowledged, or refused).
+    ServerUnavailable says what the card holds when the server went away: nothing changed, or a package
+    applied whose acknowledgement did not arrive (the next run acknowledges it without applying it again)."""
+    result = UpdateResult("")
+    try:
+        return _chain(card, server, issuer_key, pin, progress, result)
+    except ServerUnavailable as exc:
+        reason = str(exc).split(" is unavailable ", 1)[-1].split(";")[0]
+        held = [c for c in result.changes if c.result != "refused" and not c.detail]
+        unacked = [c for c in result.changes if c.detail == UNACKED]
+        if unacked:
+            c = unacked[-1]
+            raise ServerUnavailable(f"the card applied record {c.record} version {c.version} but the issuer server "
+                                    f"{server.url} did not get its acknowledgement {reason}: run `cardsmith "
+                                    "update` again, it acknowledges it without applying it again") from exc
+        done = f" after {len(held)} update(s) acknowledged" if held else ""
+        raise ServerUnavailable(f"the issuer server {server.url} is unavailable {reason}{done}; nothing else "
+                                "changed on the card: run `cardsmith update` again later") from exc
+
+
+UNACKED = "acknowledgement not delivered"
+
+
+def _chain(card: Card, server: ServerClient, issuer_key: bytes, pin: str, progress: Progress,
+           result: UpdateResult) -> UpdateResult:
     certificate = issuer_client_check(card, issuer_key)
-    card_hex = certificate.card_id.hex().upper()
+    card_hex = result.card_id = certificate.card_id.hex().upper()
     progress("issuer check (client)", f"card {card_hex} is issuer {certificate.issuer_key_id.hex().upper()}'s")
     DuplicationSession(card).verify_pin(pin)
     progress("holder PIN", "verified")
@@ -88,7 +112,7 @@ def run_update(card: Card, server: ServerClient, issuer_key: bytes, pin: str,
         raise NotGenuineError(f"the server presents a {service_cert.role_name} certificate, not the update "
                               "service's: it is not this issuer's update server")
     checked = server.update_issuer_check(seal_for_service(service_cert.public_key, certificate))
-    result = UpdateResult(card_hex, checked["session"])
+    result.session = checked["session"]
     progress("issuer check (server)", f"passed, session {checked['session'][:8]}")
     nonce = server.update_challenge(result.session)
     card_nonce, signature = UpdateSession(card).authenticate(nonce)
@@ -118,8 +142,11 @@ def run_update(card: Card, server: ServerClient, issuer_key: bytes, pin: str,
             progress("delivery", f"{what}: refused by the card ({exc})")
             continue
         progress("delivery", f"{what}: {'applied' if ack.status_name == 'applied' else 'held already'}")
+        change = Change(after, package.record, package.version, package.op_name, package.mode_name,
+                        ack.status_name, UNACKED)
+        result.changes.append(change)
         server.update_ack(result.session, after, ack=ack.encode())
-        result.changes.append(Change(after, package.record, package.version, package.op_name, package.mode_name,
-                                     ack.status_name))
+        result.changes[-1] = Change(after, package.record, package.version, package.op_name, package.mode_name,
+                                    ack.status_name)
         progress("acknowledgement", f"record {package.record} version {package.version} marked delivered")
     return result
