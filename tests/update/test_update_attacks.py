@@ -7,6 +7,7 @@ import datetime
 import os
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from update_helpers import (
     Delivery,
     authorise,
@@ -20,6 +21,7 @@ from update_helpers import (
 from cardsmith.core import errors
 from cardsmith.core.apdu import CommandApdu
 from cardsmith.core.card import Card
+from cardsmith.core.crypto import point_of
 from cardsmith.protocol.codes import UPDATE_HEADER_LENGTH, Ins, Sw
 from cardsmith.update.package import Package, UpdateCertificate
 from cardsmith.update.session import UpdateSession
@@ -156,9 +158,10 @@ def test_a_delivery_recorded_in_one_session_is_refused_in_another_and_on_another
     assert UpdateSession(a).status().records[0].version == 0
 
 
-def test_no_command_decrypts_an_update_ciphertext(card: Card) -> None:
+def test_no_command_decrypts_an_update_ciphertext(card_pair: tuple[Card, Card]) -> None:
     """The decryption oracle (digest section 5, item 5): an update ciphertext fed to INTERNAL_AUTHENTICATE and
     to every other command gives back nothing that depends on the decryption key."""
+    card, twin = card_pair
     cert = ready(card)
     pkg = package(cert, payload=b"the secret")
     ct = pkg.encode()
@@ -173,18 +176,28 @@ def test_no_command_decrypts_an_update_ciphertext(card: Card) -> None:
         card_nonce, sig = session.authenticate(ct[at:at + 32])
         assert verifies(cert.auth_key, auth_message(cert.card_id, card_nonce, ct[at:at + 32]), sig, raw=False)
         assert b"the secret" not in card_nonce + sig
-    # every other command of the protocol, fed the ciphertext as data under every P1 it knows
+    # every command of the protocol, fed the package under P1 = 0, 1, 2, answers exactly as a twin card in the
+    # same state answers a package of the same form addressed to it but encrypted to another key: nothing the
+    # card says depends on whether its decryption key opens what it was given
+    twin_cert = ready(twin)
+    decoy_cert = UpdateCertificate(twin_cert.card_id, twin_cert.issuer_key_id, twin_cert.auth_key,
+                                   point_of(ec.generate_private_key(ec.SECP256R1()).public_key()))
+    decoy = package(decoy_cert, payload=b"the secret").encode()
+    assert len(decoy) == len(ct)
     from cardsmith.protocol import PROTOCOL
+    from update_helpers import verify_pin
 
     for name, ins in PROTOCOL.instructions.items():
         if name in ("TEST_FAULT", "GET_RESPONSE"):
             continue
+        cla = 0x00 if ins.cla == "iso" else 0x80
         for p1 in (0, 1, 2):
-            cla = 0x00 if ins.cla == "iso" else 0x80
-            rsp = card.send(CommandApdu(cla, ins.code, p1, 0, ct[:255], 256))
-            assert b"the secret" not in rsp.data, name
-        card.reset()
-        from update_helpers import verify_pin
-
-        verify_pin(card)
+            answers = []
+            for c, blob in ((card, ct), (twin, decoy)):
+                c.reset()
+                verify_pin(c)
+                rsp = c.send(CommandApdu(cla, ins.code, p1, 0, blob[:255], 256))
+                assert b"the secret" not in rsp.data, name
+                answers.append(rsp.sw)
+            assert answers[0] == answers[1], (name, p1, [f"{a:04X}" for a in answers])
     assert session.status().records[0].version == 0
