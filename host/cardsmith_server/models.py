@@ -301,7 +301,6 @@ class IssuerCheckIn(BaseModel):
 
 class IssuerCheckOut(BaseModel):
     session: str
-    pending: int
 
 
 class Challenge(BaseModel):

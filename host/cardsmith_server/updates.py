@@ -197,7 +197,7 @@ def issuer_check(conn: Connection, who: Principal, sealed_hex: str) -> dict:
     conn.execute(update_sessions.insert().values(
         id=session, issuer=who.issuer, card_id=card_id, certificate=certificate.encode().hex(), state="checked",
         client=who.key_id, created=_stamp(now), expires=_stamp(now + CHALLENGE_TTL)))
-    return {"session": session, "pending": len(_pending(conn, who.issuer, card_id))}
+    return {"session": session}  # what is pending for the card is told only after it authenticated
 
 
 def _session(conn: Connection, who: Principal, session: str) -> Any:
