@@ -23,6 +23,7 @@ from .db import DatabaseUnavailable, make_engine, migrate
 from .errors import ApiError
 from .routes import router
 from .settings import ServerSettings
+from .update_routes import router as update_router
 from .web import router as web_router
 
 log = logging.getLogger("cardsmith.server")
@@ -107,6 +108,7 @@ def create_app(settings: ServerSettings, *, engine: sa.Engine | None = None,
     app.state.settings = settings
     app.state.usage_verifier = usage_verifier or identity_verifier(dict(settings.identity_keys))
     app.include_router(router)
+    app.include_router(update_router)  # remote update (docs/update.md)
     app.include_router(web_router)  # the operator's page (HTML, not in the OpenAPI description)
 
     @app.exception_handler(ApiError)

@@ -141,6 +141,56 @@ deny_list = sa.Table(
 )
 
 
+update_service = sa.Table(
+    "update_service", metadata,
+    sa.Column("issuer", sa.String(64), primary_key=True),
+    sa.Column("private_key", sa.Text, nullable=False),  # PEM, PKCS#8: the service's signing / unsealing key
+    sa.Column("public_key", sa.String(130), nullable=False),  # hex, uncompressed P-256 point
+    sa.Column("certificate", sa.String(342), nullable=True),  # hex, the issuer's certificate of it (role service)
+    sa.Column("issuer_key", sa.String(130), nullable=True),  # hex, the issuer's root public key
+    sa.Column("created", sa.String(32), nullable=False),
+)
+
+update_packages = sa.Table(
+    "update_packages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("issuer", sa.String(64), nullable=False),
+    sa.Column("card_id", sa.String(16), nullable=False),
+    sa.Column("record", sa.Integer, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("op", sa.String(8), nullable=False),
+    sa.Column("mode", sa.String(8), nullable=False),
+    sa.Column("payload_bytes", sa.Integer, nullable=False),
+    sa.Column("expiry", sa.String(10), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),  # the signed package, encrypted to the card: opaque here
+    sa.Column("state", sa.String(16), nullable=False),  # pending, delivered, refused
+    sa.Column("detail", sa.Text, nullable=True),  # why the card refused it
+    sa.Column("uploaded_by", sa.String(32), nullable=False),
+    sa.Column("created", sa.String(32), nullable=False),
+    sa.Column("delivered", sa.String(32), nullable=True),
+    sa.Column("ack", sa.Text, nullable=True),  # hex, the card's signed acknowledgement
+    sa.Column("attempts", sa.Integer, nullable=False),  # deliveries handed out
+    sa.UniqueConstraint("issuer", "digest", name="uq_update_packages_digest"),
+    sa.UniqueConstraint("issuer", "card_id", "record", "version", name="uq_update_packages_version"),
+    sa.Index("ix_update_packages_card", "issuer", "card_id", "state"),
+)
+
+update_sessions = sa.Table(
+    "update_sessions", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("issuer", sa.String(64), nullable=False),
+    sa.Column("card_id", sa.String(16), nullable=False),
+    sa.Column("certificate", sa.String(422), nullable=False),  # hex, the card's update certificate
+    sa.Column("state", sa.String(16), nullable=False),  # checked, challenged, authenticated
+    sa.Column("server_nonce", sa.String(64), nullable=True),
+    sa.Column("card_nonce", sa.String(32), nullable=True),
+    sa.Column("client", sa.String(32), nullable=False),  # key id of the client that runs the chain
+    sa.Column("created", sa.String(32), nullable=False),
+    sa.Column("expires", sa.String(32), nullable=False),
+)
+
+
 class DatabaseUnavailable(CardsmithError):
     """The server's database cannot be reached or refused the operation (the API answers 503)."""
 

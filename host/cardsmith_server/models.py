@@ -253,3 +253,90 @@ class DenyList(BaseModel):
     full: bool = Field(description="True: `entries` is the whole list; false: only the changes after `since`")
     entries: list[DenyEntry] = Field(description="Entries denied (added or changed)")
     removed: list[DenyEntry] = Field(description="Entries taken off the list after `since`")
+
+
+# ---------------------------------------------------------------- remote update (docs/update.md)
+
+class UpdateService(BaseModel):
+    public_key: str = Field(description="The service's public key (hex point): certify it with role service")
+    certificate: str | None = Field(None, description="The issuer's certificate of it (hex), once stored")
+    issuer_key: str | None = Field(None, description="The issuer's root public key (hex point)")
+    ready: bool
+
+
+class UpdateServiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    certificate: str = Field(pattern=HEX, max_length=342)
+    issuer_key: str = Field(pattern=HEX, min_length=130, max_length=130)
+
+
+class UpdatePackageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    package: str = Field(pattern=HEX, max_length=2 * 4400, description="The signed package (hex), from "
+                         "`cardsmith issuer sign-update`")
+
+
+class UpdatePackage(BaseModel):
+    id: int
+    card_id: str
+    record: int
+    version: int
+    op: str
+    mode: str
+    payload_bytes: int
+    expiry: str
+    sha256: str
+    state: Literal["pending", "delivered", "refused"]
+    detail: str | None
+    created: str
+    delivered: str | None
+    attempts: int
+
+
+class IssuerCheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sealed_certificate: str = Field(pattern=HEX, max_length=1024, description="The card's update certificate "
+                                    "sealed (ECIES) to the service's key")
+
+
+class IssuerCheckOut(BaseModel):
+    session: str
+
+
+class Challenge(BaseModel):
+    nonce: str
+
+
+class DeviceAuthIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    card_nonce: str = Field(pattern=HEX, min_length=32, max_length=32)
+    signature: str = Field(pattern=HEX, max_length=160, description="DER ECDSA signature from INTERNAL AUTHENTICATE")
+
+
+class DeviceAuthOut(BaseModel):
+    card_id: str
+    pending: list[UpdatePackage]
+
+
+class Delivery(BaseModel):
+    done: bool
+    package_id: int | None = None
+    package: str | None = None
+    service_certificate: str | None = None
+    date: int | None = None
+    signature: str | None = None
+    record: int | None = None
+    version: int | None = None
+
+
+class AckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    package_id: int = Field(ge=1, le=2**31 - 1)
+    ack: str | None = Field(None, pattern=HEX, max_length=300, description="The card's signed acknowledgement")
+    refused: str | None = Field(None, max_length=500, pattern=TEXT, description="Why the card refused it")
+
+
+class AckOut(BaseModel):
+    package_id: int
+    state: Literal["delivered", "refused"]
+    repeated: bool

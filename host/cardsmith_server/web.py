@@ -1,5 +1,5 @@
 """The operator's page: one read-only, server-rendered HTML page of the caller's issuer (batches and their
-progress, cards and their backups, usage records, the deny list), behind an admin key.
+progress, cards and their backups, usage records, remote updates, the deny list), behind an admin key.
 
 Signing in: open ``/operator?key=csk_...`` once; an admin key is answered with a cookie holding it (HttpOnly,
 SameSite=Strict, Path=/operator, Secure over HTTPS) and a redirect to ``/operator``, so the key leaves the
@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from . import auth, catalogue, deny, issuance, usage
-from .db import usage_records
+from . import auth, catalogue, deny, issuance, updates, usage
+from .db import update_packages, usage_records
 
 router = APIRouter(include_in_schema=False)
 COOKIE = "cardsmith_operator"
@@ -118,6 +118,25 @@ def _usage(conn: sa.Connection, who: auth.Principal) -> str:
     return "".join(out)
 
 
+def _updates(conn: sa.Connection, who: auth.Principal) -> str:
+    cards = updates.card_summary(conn, who.issuer, LIMIT)
+    if not cards:
+        return '<p class="note">No update package yet.</p>'
+    out = [_table(["card", "pending", "delivered", "refused"],
+                  [(c["card_id"], c["pending"], c["delivered"], c["refused"]) for c in cards])]
+    total = conn.execute(sa.select(sa.func.count()).select_from(update_packages)
+                         .where(update_packages.c.issuer == who.issuer)).scalar_one()
+    recent = conn.execute(sa.select(update_packages).where(update_packages.c.issuer == who.issuer)
+                          .order_by(update_packages.c.id.desc()).limit(LIMIT))
+    out.append("<h3>Latest packages</h3>")
+    out.append(_table(["id", "card", "record", "version", "op", "mode", "bytes", "expiry", "state", "why refused",
+                       "deliveries", "uploaded", "delivered"],
+                      [(r.id, r.card_id, r.record, r.version, r.op, r.mode, r.payload_bytes, r.expiry, r.state,
+                        r.detail or "", r.attempts, r.created, r.delivered or "") for r in recent]))
+    out.append(_more(min(total, LIMIT), total, "GET /v1/updates/packages"))
+    return "".join(out)
+
+
 def _deny(conn: sa.Connection, who: auth.Principal) -> str:
     listing = deny.listing(conn, who, None)
     head = f'<p class="note">Version {_h(listing["version"])}.</p>'
@@ -170,6 +189,7 @@ def operator_page(request: Request, key: str | None = None) -> Response:
                 f'<h2 id="batches">Batches</h2>{_batches(conn, who)}'
                 f'<h2 id="cards">Cards and their backups</h2>{_cards(conn, who)}'
                 f'<h2 id="usage">Usage records</h2>{_usage(conn, who)}'
+                f'<h2 id="updates">Remote updates</h2>{_updates(conn, who)}'
                 f'<h2 id="deny">Deny list</h2>{_deny(conn, who)}')
     return _page(f"cardsmith: {who.issuer}", body)
 

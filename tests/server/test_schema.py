@@ -4,6 +4,7 @@ fixed number of examples per operation and a fixed seed, so a run takes seconds 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -28,4 +29,5 @@ def test_no_5xx_and_no_schema_violation_for_any_role(deployment, role: str, tmp_
                           capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL,
                           env={**deployment.env, "SCHEMATHESIS_HOOKS": ""})
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    assert "Tested: 2" in done.stdout  # every operation of the description was run (24 today, more later)
+    tested = re.search(r"Tested: (\d+)", done.stdout)
+    assert tested and int(tested.group(1)) >= 34, done.stdout[-2000:]  # every operation was run (34 today)

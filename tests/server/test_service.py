@@ -11,6 +11,8 @@ import httpx
 from server_fixtures import db_url, deployment, postgres  # noqa: F401 - fixtures
 from server_helpers import client
 
+from cardsmith_server.db import head_revision
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
@@ -18,7 +20,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 def test_health_and_readiness_answer_without_a_key(deployment) -> None:
     assert httpx.get(f"{deployment.server.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{deployment.server.url}/readyz").json()
-    assert ready["status"] == "ready" and ready["schema_revision"] == "0002"
+    assert ready["status"] == "ready" and ready["schema_revision"] == head_revision()
     assert ready["database"] == deployment.db_url.split(":")[0]
 
 

@@ -39,6 +39,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # offline identity
     "identity": ("cardsmith.cli.identity:identity", "Offline identity, the issuer's side: issue, show, deny-file."),
     "terminal": ("cardsmith.cli.terminal:terminal", "An identity terminal: verify, register-pin, charge, log, upload."),
+    # remote update
+    "update": ("cardsmith.cli.update:update", "Fetch and apply the issuer's updates for this card from the server."),
     # the issuer server
     "sync": ("cardsmith.cli.remote:sync", "Upload what this station did offline to the issuer server."),
     "server": ("cardsmith.cli.server:server", "The issuer server shared by every station: run it, grant keys."),

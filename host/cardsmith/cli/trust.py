@@ -36,7 +36,8 @@ def open_session(settings: Settings, card: object) -> None:
 
 @click.group()
 def issuer() -> None:
-    """The issuer's root key and certificates: init, certify, show, enrol."""
+    """The issuer's root key and certificates: init, certify, show, enrol; update packages: sign-update,
+    update-service."""
 
 
 @issuer.command()
@@ -111,15 +112,29 @@ def show(settings: Settings, certificate: Path) -> None:
 @click.option("--key", "key_path", type=click.Path(path_type=Path), required=True, help="The issuer's root key.")
 @pass_settings
 def enrol(settings: Settings, key_path: Path) -> None:
-    """Set the issuer key on an INSTALLED card and certify the card's own key (it can then prove it is genuine).
+    """Set the issuer key on an INSTALLED card, certify the card's own key (it can then prove it is genuine) and
+    its two remote-update keys.
 
     \b
     Example:  cardsmith -r "sim 1" issuer enrol --key issuer.key
     """
     from ..trust.issuer import enrol_card, load_issuer
+    from ..update.issuer import enrol_for_updates
 
     root = load_issuer(key_path, passphrase(ISSUER_PASSPHRASE, f"the issuer key {key_path}"))
     with settings.open_card() as card:
         cert = enrol_card(card, root)
-    settings.emit(cert.as_json(), f"card {cert.holder_id.hex().upper()} enrolled with issuer "
-                  f"{root.key_id.hex().upper()} (card key {cert.as_json()['key_id']}, until {cert.expiry})")
+        update = enrol_for_updates(card, root)  # the remote-update keys, certified too (docs/update.md)
+    settings.emit(cert.as_json() | {"update_certificate": update.encode().hex()},
+                  f"card {cert.holder_id.hex().upper()} enrolled with issuer {root.key_id.hex().upper()} (card key "
+                  f"{cert.as_json()['key_id']}, until {cert.expiry}); update keys certified")
+
+
+def _update_commands() -> None:
+    from .update import sign_update, update_service
+
+    issuer.add_command(sign_update)
+    issuer.add_command(update_service)
+
+
+_update_commands()

@@ -137,16 +137,31 @@ BLOB_VERSION = 1
 BLOB_ENVELOPE = 2
 
 
-def ecies_wrap(recipient_point: bytes, data_key: bytes) -> bytes:
-    """A data-key envelope for a card (docs/duplication.md): version, type, key id, ephemeral point,
-    ciphertext length, then the aead_seal body under the ECDH secret (context = recipient key id)."""
+def ecies_seal(recipient_point: bytes, prefix: bytes, plaintext: bytes, context: bytes) -> bytes:
+    """The one ECIES construction: prefix || ephemeral point (65) || ciphertext length (2) as the header,
+    then the aead_seal body under the x coordinate of ECDH(ephemeral, recipient) with ``context``."""
     recipient = public_key_from_point(recipient_point)
     ephemeral = ec.generate_private_key(ec.SECP256R1())
     shared = ephemeral.exchange(ec.ECDH(), recipient)
+    header = prefix + point_of(ephemeral.public_key()) + len(pad(plaintext)).to_bytes(2, "big")
+    return aead_seal(shared, header, plaintext, context=context)
+
+
+def ecies_open(private_key: ec.EllipticCurvePrivateKey, blob: bytes, prefix_length: int, context: bytes) -> bytes:
+    """The plaintext of an ``ecies_seal`` blob whose prefix has ``prefix_length`` bytes; BadDataError when
+    it does not open."""
+    if len(blob) < prefix_length + POINT_LENGTH + 2 + 2 * BLOCK:
+        raise BadDataError("sealed data is too short: truncated or not of this format")
+    ephemeral = public_key_from_point(blob[prefix_length:prefix_length + POINT_LENGTH])
+    shared = private_key.exchange(ec.ECDH(), ephemeral)
+    return aead_open(shared, blob, prefix_length + POINT_LENGTH + 2, context=context)
+
+
+def ecies_wrap(recipient_point: bytes, data_key: bytes) -> bytes:
+    """A data-key envelope for a card (docs/duplication.md): version, type, key id, ephemeral point,
+    ciphertext length, then the aead_seal body under the ECDH secret (context = recipient key id)."""
     kid = key_id(recipient_point)
-    ct_len = len(pad(data_key))
-    header = bytes([BLOB_VERSION, BLOB_ENVELOPE]) + kid + point_of(ephemeral.public_key()) + ct_len.to_bytes(2, "big")
-    return aead_seal(shared, header, data_key, context=kid)
+    return ecies_seal(recipient_point, bytes([BLOB_VERSION, BLOB_ENVELOPE]) + kid, data_key, kid)
 
 
 def envelope_key_id(envelope: bytes) -> bytes:
@@ -158,6 +173,4 @@ def envelope_key_id(envelope: bytes) -> bytes:
 def ecies_unwrap(private_key: ec.EllipticCurvePrivateKey, envelope: bytes) -> bytes:
     """Host-side unwrap (tests, and hosts holding a software key)."""
     kid = envelope_key_id(envelope)
-    ephemeral = public_key_from_point(envelope[10:10 + POINT_LENGTH])
-    shared = private_key.exchange(ec.ECDH(), ephemeral)
-    return aead_open(shared, envelope, ENVELOPE_HEADER, context=kid)
+    return ecies_open(private_key, envelope, 2 + KEY_ID_LENGTH, kid)

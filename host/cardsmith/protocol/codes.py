@@ -45,9 +45,16 @@ class Ins(IntEnum):
     PUT_ISSUER_KEY = 0x8A
     PUT_CARD_CERTIFICATE = 0x8C
     GET_CARD_CERTIFICATE = 0x8E
+    GET_UPDATE_CERTIFICATE = 0xA6
+    PUT_UPDATE_CERTIFICATE = 0xA8
+    INTERNAL_AUTHENTICATE = 0xAA
+    DELIVER_UPDATE = 0xAC
+    USE_DATA = 0xAE
     DEFINE_REGION = 0xB4
     WRITE_DATA = 0xB6
     READ_DATA = 0xB8
+    READ_RECORD = 0xBA
+    UPDATE_STATUS = 0xBC
     GET_RESPONSE = 0xC0
     OPEN_SESSION = 0xC4
     AUTHENTICATE = 0xC6
@@ -94,6 +101,8 @@ class Tag(IntEnum):
     INSTALL_PAGE_COUNT = 0x02
     INSTALL_BUNDLE_SIZE = 0x03
     INSTALL_PERSO_KEY = 0x04
+    INSTALL_UPDATE_RECORDS = 0x18
+    INSTALL_UPDATE_RECORD_SIZE = 0x19
     INFO_VERSION = 0x80
     INFO_CARD_ID = 0x81
     INFO_LIFECYCLE = 0x82
@@ -106,6 +115,7 @@ class Tag(IntEnum):
     INFO_ALGORITHMS = 0x89
     INFO_COMMIT = 0x8A
     INFO_TRUST = 0x8B
+    INFO_UPDATE = 0x8D
     INFO_BACKUP = 0x8E
     DUP_ROLE = 0xD0
     DUP_PIN = 0xD1
@@ -360,3 +370,49 @@ SM_MAC_LENGTH: Final = 8
 SM_COUNTER_LENGTH: Final = 2
 #: secure messaging: the CLA bit of a secured command (84, ISO commands 04; further logical channels use 20)
 SM_CLA_BIT: Final = 0x04
+#: INFO_UPDATE flag: the update certificate is stored
+UPDATE_FLAG_CERT: Final = 0x01
+#: update records when the install parameters name none
+DEFAULT_UPDATE_RECORDS: Final = 4
+#: update record payload size when the install parameters name none
+DEFAULT_UPDATE_RECORD_SIZE: Final = 512
+#: largest update record count accepted at install (two slots per record; all slots at most 32767 bytes)
+UPDATE_MAX_RECORDS: Final = 8
+#: largest update record payload accepted at install
+UPDATE_MAX_RECORD_SIZE: Final = 4096
+#: largest payload of a stored (mode 2) package: USE_DATA decrypts it whole in the response buffer
+UPDATE_MAX_STORED: Final = 880
+#: the update certificate: version (1), card id (8), issuer key id (8), two points (65 each), signature r || s (64)
+UPDATE_CERT_LENGTH: Final = 211
+#: an update package's header (docs/update.md): format, card id, record, op, mode, version, expiry, lengths, point
+UPDATE_HEADER_LENGTH: Final = 87
+#: the update certificate's and the package's format version (their first byte)
+UPDATE_FORMAT: Final = 0x01
+#: the server's nonce in INTERNAL_AUTHENTICATE
+UPDATE_NONCE_LENGTH: Final = 32
+#: the card's nonce of an update session
+UPDATE_CARD_NONCE_LENGTH: Final = 16
+#: READ_RECORD block size
+UPDATE_READ_BLOCK: Final = 1024
+#: one record's entry in UPDATE_STATUS
+UPDATE_RECORD_STATUS_LENGTH: Final = 39
+#: package operation: a new record (the record must be empty)
+UPDATE_OP_ADD: Final = 0x01
+#: package operation: replace the record's data (the record must hold data)
+UPDATE_OP_REPLACE: Final = 0x02
+#: package operation: empty the record (its version stays, so an older package cannot bring the data back)
+UPDATE_OP_DELETE: Final = 0x03
+#: package mode 1: decrypt and apply at delivery
+UPDATE_MODE_APPLY: Final = 0x01
+#: package mode 2: keep encrypted, decrypt at each USE_DATA
+UPDATE_MODE_STORE: Final = 0x02
+#: record state: no data (never written, or deleted)
+UPDATE_STATE_EMPTY: Final = 0x00
+#: record state: applied data (mode 1), read with READ_RECORD
+UPDATE_STATE_APPLIED: Final = 0x01
+#: record state: a stored package (mode 2), used with USE_DATA
+UPDATE_STATE_STORED: Final = 0x02
+#: acknowledgement status: the package was applied (or stored) now
+UPDATE_ACK_APPLIED: Final = 0x01
+#: acknowledgement status: the record holds this package already; nothing was changed
+UPDATE_ACK_ALREADY: Final = 0x02

@@ -152,6 +152,58 @@ class ServerClient:
             return None, etag
         return answer, f'"{answer["version"]}"'
 
+    # ---------------------------------------------------------------- remote update (docs/update.md)
+
+    def update_service(self) -> dict:
+        return self.request("GET", "/v1/updates/service")
+
+    def update_service_key(self) -> dict:
+        return self.request("POST", "/v1/updates/service/key")
+
+    def put_update_service(self, certificate: bytes, issuer_key: bytes) -> dict:
+        return self.request("PUT", "/v1/updates/service", json={"certificate": certificate.hex(),
+                                                                "issuer_key": issuer_key.hex()})
+
+    def upload_update(self, package: bytes) -> tuple[dict, bool]:
+        """Stores a signed package; (its entry, whether it was new)."""
+        status, entry = self.send("POST", "/v1/updates/packages", json={"package": package.hex()})
+        return entry, status == 201
+
+    def update_packages(self, card_id: str | None = None, state: str | None = None) -> list[dict]:
+        out: list[dict] = []
+        while True:
+            params: dict[str, Any] = {"limit": PAGE, "after": out[-1]["id"] if out else 0}
+            if card_id:
+                params["card_id"] = card_id
+            if state:
+                params["state"] = state
+            page = self.request("GET", "/v1/updates/packages", params=params)
+            out += page
+            if len(page) < PAGE:
+                return out
+
+    def update_issuer_check(self, sealed: bytes) -> dict:
+        return self.request("POST", "/v1/updates/issuer-check", json={"sealed_certificate": sealed.hex()})
+
+    def update_challenge(self, session: str) -> bytes:
+        return bytes.fromhex(self.request("POST", f"/v1/updates/sessions/{session}/challenge")["nonce"])
+
+    def update_authenticate(self, session: str, card_nonce: bytes, signature: bytes) -> dict:
+        return self.request("POST", f"/v1/updates/sessions/{session}/authenticate",
+                            json={"card_nonce": card_nonce.hex(), "signature": signature.hex()})
+
+    def update_delivery(self, session: str, after: int) -> dict:
+        return self.request("POST", f"/v1/updates/sessions/{session}/delivery", params={"after": after})
+
+    def update_ack(self, session: str, package_id: int, ack: bytes | None = None,
+                   refused: str | None = None) -> dict:
+        body: dict[str, Any] = {"package_id": package_id}
+        if ack is not None:
+            body["ack"] = ack.hex()
+        if refused is not None:
+            body["refused"] = refused
+        return self.request("POST", f"/v1/updates/sessions/{session}/ack", json=body)
+
 
 def _detail(answer: Any) -> str:
     try:

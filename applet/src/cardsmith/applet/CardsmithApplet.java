@@ -34,7 +34,8 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
     private static final short IO_SLOTS = 5;
 
     private static final short CAPABILITIES = (short) (Proto.CAP_EXTENDED_LENGTH | Proto.CAP_CHAINING
-            | Proto.CAP_BACKUP | Proto.CAP_SELF_ISSUANCE | Proto.CAP_DUPLICATION | Proto.CAP_IDENTITY);
+            | Proto.CAP_BACKUP | Proto.CAP_SELF_ISSUANCE | Proto.CAP_DUPLICATION | Proto.CAP_IDENTITY
+            | Proto.CAP_REMOTE_UPDATE);
 
     private final byte[] cardId;
     /** Persistent state bytes, written through Tx: STATE_LIFECYCLE, STATE_ORIGIN, STATE_SOURCE. */
@@ -121,6 +122,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         caps[Proto.CAPABILITY_TRUST] = trust;
         identity = new Identity(this, trust);
         caps[Proto.CAPABILITY_IDENTITY] = identity;
+        caps[Proto.CAPABILITY_UPDATE] = new RemoteUpdate(this, trust, bArray, off, paramLen);
     }
 
     /**

@@ -44,9 +44,16 @@ public final class Proto {
     public static final byte INS_PUT_ISSUER_KEY = (byte) 0x8A;
     public static final byte INS_PUT_CARD_CERTIFICATE = (byte) 0x8C;
     public static final byte INS_GET_CARD_CERTIFICATE = (byte) 0x8E;
+    public static final byte INS_GET_UPDATE_CERTIFICATE = (byte) 0xA6;
+    public static final byte INS_PUT_UPDATE_CERTIFICATE = (byte) 0xA8;
+    public static final byte INS_INTERNAL_AUTHENTICATE = (byte) 0xAA;
+    public static final byte INS_DELIVER_UPDATE = (byte) 0xAC;
+    public static final byte INS_USE_DATA = (byte) 0xAE;
     public static final byte INS_DEFINE_REGION = (byte) 0xB4;
     public static final byte INS_WRITE_DATA = (byte) 0xB6;
     public static final byte INS_READ_DATA = (byte) 0xB8;
+    public static final byte INS_READ_RECORD = (byte) 0xBA;
+    public static final byte INS_UPDATE_STATUS = (byte) 0xBC;
     public static final byte INS_GET_RESPONSE = (byte) 0xC0;
     public static final byte INS_OPEN_SESSION = (byte) 0xC4;
     public static final byte INS_AUTHENTICATE = (byte) 0xC6;
@@ -85,6 +92,8 @@ public final class Proto {
     public static final byte TAG_INSTALL_PAGE_COUNT = (byte) 0x02;
     public static final byte TAG_INSTALL_BUNDLE_SIZE = (byte) 0x03;
     public static final byte TAG_INSTALL_PERSO_KEY = (byte) 0x04;
+    public static final byte TAG_INSTALL_UPDATE_RECORDS = (byte) 0x18;
+    public static final byte TAG_INSTALL_UPDATE_RECORD_SIZE = (byte) 0x19;
     public static final byte TAG_INFO_VERSION = (byte) 0x80;
     public static final byte TAG_INFO_CARD_ID = (byte) 0x81;
     public static final byte TAG_INFO_LIFECYCLE = (byte) 0x82;
@@ -97,6 +106,7 @@ public final class Proto {
     public static final byte TAG_INFO_ALGORITHMS = (byte) 0x89;
     public static final byte TAG_INFO_COMMIT = (byte) 0x8A;
     public static final byte TAG_INFO_TRUST = (byte) 0x8B;
+    public static final byte TAG_INFO_UPDATE = (byte) 0x8D;
     public static final byte TAG_INFO_BACKUP = (byte) 0x8E;
     public static final byte TAG_DUP_ROLE = (byte) 0xD0;
     public static final byte TAG_DUP_PIN = (byte) 0xD1;
@@ -211,6 +221,29 @@ public final class Proto {
     public static final short SM_MAC_LENGTH = (short) 0x8;
     public static final short SM_COUNTER_LENGTH = (short) 0x2;
     public static final byte SM_CLA_BIT = (byte) 0x4;
+    public static final byte UPDATE_FLAG_CERT = (byte) 0x1;
+    public static final short DEFAULT_UPDATE_RECORDS = (short) 0x4;
+    public static final short DEFAULT_UPDATE_RECORD_SIZE = (short) 0x200;
+    public static final short UPDATE_MAX_RECORDS = (short) 0x8;
+    public static final short UPDATE_MAX_RECORD_SIZE = (short) 0x1000;
+    public static final short UPDATE_MAX_STORED = (short) 0x370;
+    public static final short UPDATE_CERT_LENGTH = (short) 0xD3;
+    public static final short UPDATE_HEADER_LENGTH = (short) 0x57;
+    public static final byte UPDATE_FORMAT = (byte) 0x1;
+    public static final short UPDATE_NONCE_LENGTH = (short) 0x20;
+    public static final short UPDATE_CARD_NONCE_LENGTH = (short) 0x10;
+    public static final short UPDATE_READ_BLOCK = (short) 0x400;
+    public static final short UPDATE_RECORD_STATUS_LENGTH = (short) 0x27;
+    public static final byte UPDATE_OP_ADD = (byte) 0x1;
+    public static final byte UPDATE_OP_REPLACE = (byte) 0x2;
+    public static final byte UPDATE_OP_DELETE = (byte) 0x3;
+    public static final byte UPDATE_MODE_APPLY = (byte) 0x1;
+    public static final byte UPDATE_MODE_STORE = (byte) 0x2;
+    public static final byte UPDATE_STATE_EMPTY = (byte) 0x0;
+    public static final byte UPDATE_STATE_APPLIED = (byte) 0x1;
+    public static final byte UPDATE_STATE_STORED = (byte) 0x2;
+    public static final byte UPDATE_ACK_APPLIED = (byte) 0x1;
+    public static final byte UPDATE_ACK_ALREADY = (byte) 0x2;
 
     public static final byte CAPABILITY_CORE = (byte) 0;
     public static final byte CAPABILITY_TEST = (byte) 1;
@@ -220,7 +253,8 @@ public final class Proto {
     public static final byte CAPABILITY_ISSUANCE = (byte) 5;
     public static final byte CAPABILITY_IDENTITY = (byte) 6;
     public static final byte CAPABILITY_TRUST = (byte) 7;
-    public static final short CAPABILITY_COUNT = (short) 8;
+    public static final byte CAPABILITY_UPDATE = (byte) 8;
+    public static final short CAPABILITY_COUNT = (short) 9;
 
     /** Access condition kinds (top three bits of an access byte; docs/security.md). */
     public static final byte ACCESS_ALWAYS = (byte) 0x00;
@@ -286,9 +320,16 @@ public final class Proto {
         INS_PUT_ISSUER_KEY, CAPABILITY_TRUST, ROUTE_INSTALLED, ACCESS_ALWAYS, ACCESS_NEVER,
         INS_PUT_CARD_CERTIFICATE, CAPABILITY_TRUST, ROUTE_INSTALLED, ACCESS_ALWAYS, ACCESS_NEVER,
         INS_GET_CARD_CERTIFICATE, CAPABILITY_TRUST, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
+        INS_GET_UPDATE_CERTIFICATE, CAPABILITY_UPDATE, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
+        INS_PUT_UPDATE_CERTIFICATE, CAPABILITY_UPDATE, ROUTE_INSTALLED, ACCESS_ALWAYS, ACCESS_NEVER,
+        INS_INTERNAL_AUTHENTICATE, CAPABILITY_UPDATE, 0, ACCESS_PIN, ACCESS_PIN,
+        INS_DELIVER_UPDATE, CAPABILITY_UPDATE, ROUTE_WRITES, ACCESS_PIN, ACCESS_PIN,
+        INS_USE_DATA, CAPABILITY_UPDATE, 0, ACCESS_PIN, ACCESS_PIN,
         INS_DEFINE_REGION, CAPABILITY_DATA, ROUTE_INSTALLED, ACCESS_ALWAYS, ACCESS_NEVER,
         INS_WRITE_DATA, CAPABILITY_DATA, ROUTE_WRITES, ACCESS_ALWAYS, (byte) (ACCESS_PIN_OR_ROLE | PERM_WRITE),
         INS_READ_DATA, CAPABILITY_DATA, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
+        INS_READ_RECORD, CAPABILITY_UPDATE, 0, ACCESS_PIN, ACCESS_PIN,
+        INS_UPDATE_STATUS, CAPABILITY_UPDATE, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
         INS_GET_RESPONSE, CAPABILITY_CORE, ROUTE_CLA_ISO, ACCESS_ALWAYS, ACCESS_ALWAYS,
         INS_OPEN_SESSION, CAPABILITY_TRUST, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
         INS_AUTHENTICATE, CAPABILITY_TRUST, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,

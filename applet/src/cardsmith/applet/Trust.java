@@ -386,7 +386,7 @@ final class Trust implements Capability {
     }
 
     /** Signature.verify; a signature the platform cannot even parse counts as false. */
-    private static boolean verify(Signature sig, byte[] m, short mOff, short mLen, byte[] s, short sOff, short sLen) {
+    static boolean verify(Signature sig, byte[] m, short mOff, short mLen, byte[] s, short sOff, short sLen) {
         try {
             return sig.verify(m, mOff, mLen, s, sOff, sLen);
         } catch (RuntimeException e) {
@@ -396,7 +396,7 @@ final class Trust implements Capability {
     }
 
     /** Whether the date (2 bytes, unsigned days since 2000-01-01) at a[aOff] is after the one at b[bOff]. */
-    private static boolean later(byte[] a, short aOff, byte[] b, short bOff) {
+    static boolean later(byte[] a, short aOff, byte[] b, short bOff) {
         return (short) (Util.getShort(a, aOff) ^ (short) 0x8000) > (short) (Util.getShort(b, bOff) ^ (short) 0x8000);
     }
 
@@ -408,7 +408,7 @@ final class Trust implements Capability {
     }
 
     /** The DER encoding (SEQUENCE of two INTEGERs) of the raw signature r || s at rs[off]; returns its length. */
-    private static short der(byte[] rs, short off, byte[] out, short o) {
+    static short der(byte[] rs, short off, byte[] out, short o) {
         out[o] = 0x30;
         short p = derInteger(rs, off, out, (short) (o + 2));
         p = derInteger(rs, (short) (off + SCALAR), out, p);
@@ -472,6 +472,42 @@ final class Trust implements Capability {
         ECPrivateKey priv = (ECPrivateKey) ephemeral.getPrivate();
         priv.clearKey();
         P256.setCurve(priv);
+    }
+
+    // ---------------------------------------------------------------- for the update capability
+
+    /** Whether the current command arrived secured in an authenticated session. */
+    boolean secured() {
+        return stage[1] != 0 && sm.open();
+    }
+
+    /** Whether the issuer key is set and its key id is the one at id[off..off+KEY_ID_LENGTH). */
+    boolean isIssuer(byte[] id, short off) {
+        return (st[ST_FLAGS] & Proto.TRUST_ISSUER_KEY) != 0
+                && Util.arrayCompare(id, off, st, ST_ISSUER_ID, Proto.KEY_ID_LENGTH) == 0;
+    }
+
+    /** sig (the applet's ECDSA object) initialised to verify a signature by the issuer key. */
+    void initIssuerVerify(Signature sig) {
+        sig.init(issuerKey, Signature.MODE_VERIFY);
+    }
+
+    /** The card's date (days since 2000-01-01, the latest effective date of a valid certificate seen). */
+    short date() {
+        return Util.getShort(st, ST_DATE);
+    }
+
+    /**
+     * Checks a remote-update service's certificate at c[off..off+CERT_LENGTH) like any certificate (6A80,
+     * 6982) and that its role is CERT_ROLE_SERVICE (6982); sets key to its public key.
+     */
+    void checkServiceCertificate(byte[] c, short off, ECPublicKey key) {
+        verifyCertificate(c, off);
+        if (c[(short) (off + C_ROLE)] != Proto.CERT_ROLE_SERVICE) {
+            ISOException.throwIt(Proto.SW_SECURITY_STATUS_NOT_SATISFIED);
+        }
+        key.setW(c, (short) (off + C_KEY), POINT);
+        Util.arrayFillNonAtomic(w, (short) 0, W_SIZE, (byte) 0);
     }
 
     // ---------------------------------------------------------------- Capability
