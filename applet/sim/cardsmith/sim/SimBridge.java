@@ -108,7 +108,6 @@ public final class SimBridge {
             byte[] install = installData(aid, params);
             sim.installApplet(new AID(aid, (short) 0, (byte) aid.length), appletClass(), install, (short) 0,
                     (byte) install.length);
-            Entropy.fix(sim); // jCardSim's key-pair generation has no entropy of its own
             return sim;
         }
 
