@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT / "host"))
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 from cardsmith.core.card import Card  # noqa: E402
-from cardsmith.core.crypto import point_of  # noqa: E402
+from cardsmith.core.crypto import ecdsa_verify_der, point_of  # noqa: E402
 from cardsmith.identity import IdentitySession, Terminal, TerminalLog, issue_identity  # noqa: E402
-from cardsmith.identity.formats import su_message, verify_der  # noqa: E402
+from cardsmith.identity.formats import su_message  # noqa: E402
 from cardsmith.identity.terminal_log import LoggedRecord  # noqa: E402
 from cardsmith.identity.upload import as_upload  # noqa: E402
 from cardsmith.protocol.codes import ID_PURPOSE_CARD, PIN_REFERENCE, Ins, Permission  # noqa: E402
@@ -96,8 +96,8 @@ def main() -> int:
                 card.call(Ins.VERIFY, p2=PIN_REFERENCE, data=PIN.encode(), expect_data=False, sensitive=True)
                 r = os.urandom(16)
                 x, sig = IdentitySession(card).authenticate(r)
-                assert verify_der(identity.public_key, sig, su_message(ID_PURPOSE_CARD, r, x, identity.nt,
-                                                                       identity.idu))
+                assert ecdsa_verify_der(identity.public_key, su_message(ID_PURPOSE_CARD, r, x, identity.nt,
+                                                                             identity.idu), sig)
 
             flows["EMV-style baseline (read, VERIFY, 1 signature)"] = emv_baseline
             for name, fn in flows.items():
@@ -112,7 +112,7 @@ def main() -> int:
     start = time.perf_counter()
     for _ in range(args.n):
         assert identity.sa1_valid(issuer.public_key)
-        assert verify_der(identity.public_key, sig, su_message(ID_PURPOSE_CARD, r, x, identity.nt, identity.idu))
+        assert ecdsa_verify_der(identity.public_key, su_message(ID_PURPOSE_CARD, r, x, identity.nt, identity.idu), sig)
     cards_per_s = args.n / (time.perf_counter() - start)
     upload = as_upload(logged)
     record = dict(upload, card_id=upload["card_id"].upper())

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.engine import Connection
 
-from cardsmith.core.crypto import point_of
+from cardsmith.core.crypto import ecdsa_sign, ecdsa_verify_der, point_of
 from cardsmith.core.errors import BadDataError, NotGenuineError
 from cardsmith.protocol.codes import CERT_ROLE_SERVICE
 from cardsmith.trust.certificate import Certificate, day_number
@@ -37,8 +37,6 @@ from cardsmith.update.package import (
     auth_message,
     delivery_message,
     open_for_service,
-    sign,
-    verifies,
 )
 
 from .auth import Principal
@@ -243,7 +241,7 @@ def authenticate(conn: Connection, who: Principal, session: str, card_nonce_hex:
     certificate = UpdateCertificate.parse(bytes.fromhex(row.certificate))
     card_nonce, signature = bytes.fromhex(card_nonce_hex), bytes.fromhex(signature_hex)
     message = auth_message(certificate.card_id, card_nonce, bytes.fromhex(row.server_nonce))
-    if len(card_nonce) != 16 or not verifies(certificate.auth_key, message, signature, raw=False):
+    if len(card_nonce) != 16 or not ecdsa_verify_der(certificate.auth_key, message, signature):
         raise Invalid(f"device authentication failed: the answer is not card {row.card_id}'s signature over "
                       "this challenge; the session is over")
     conn.execute(update_sessions.update().where(update_sessions.c.id == session,
@@ -272,7 +270,7 @@ def delivery(conn: Connection, who: Principal, session: str, after: int) -> dict
         conn.execute(update_packages.update().where(update_packages.c.id == pkg.id)
                      .values(attempts=update_packages.c.attempts + 1))
         return {"done": False, "package_id": pkg.id, "package": pkg.data.hex(), "service_certificate":
-                service.certificate, "date": date, "signature": sign(key, message).hex(),
+                service.certificate, "date": date, "signature": ecdsa_sign(key, message).hex(),
                 "record": pkg.record, "version": pkg.version}
     return {"done": True}
 

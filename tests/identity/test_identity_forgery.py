@@ -14,10 +14,10 @@ from identity_helpers import IDU, NS, NT, PIN, issued, issuer, registered, termi
 
 from cardsmith.core import tlv
 from cardsmith.core.card import Card
-from cardsmith.core.crypto import point_of
+from cardsmith.core.crypto import ecdsa_sign, point_of
 from cardsmith.core.errors import SecurityStatusError
 from cardsmith.identity import ForgedCard, IdentitySession, TerminalLog, UsageRecord
-from cardsmith.identity.formats import RECORD_LABEL, sa1_message, sign_raw, su_message
+from cardsmith.identity.formats import RECORD_LABEL, sa1_message, su_message
 from cardsmith.protocol.codes import ID_PURPOSE_CARD, Ins, Tag
 
 
@@ -89,7 +89,7 @@ def test_card_key_swapped(genuine: tuple[Card, bytes]) -> None:
     # and an SA1 made by another issuer over the swapped key is no better
     other = ec.generate_private_key(ec.SECP256R1())
     expiry = datetime.date(2000, 1, 1) + datetime.timedelta(days=int.from_bytes(fields[Tag.ID_EXPIRY], "big"))
-    fields[Tag.ID_SA1] = sign_raw(other, sa1_message(NT.encode(), fields[Tag.ID_SA2], fields[Tag.ID_PUBLIC_KEY],
+    fields[Tag.ID_SA1] = ecdsa_sign(other, sa1_message(NT.encode(), fields[Tag.ID_SA2], fields[Tag.ID_PUBLIC_KEY],
                                                      IDU, expiry))
     with pytest.raises(ForgedCard):
         terminal().verify(emulator({Ins.GET_IDENTITY: b"".join(bytes([t, len(v)]) + v for t, v in fields.items()),
@@ -107,11 +107,11 @@ def test_card_refuses_signatures_not_from_its_issuer(card: Card) -> None:
     commit, key = session.put_identity(NT.encode(), NS.encode(), IDU, EXPIRY)
     from cardsmith.identity.formats import sa2_message
 
-    good_sa2 = sign_raw(issuer().key, sa2_message(commit))
-    good_sa1 = sign_raw(issuer().key, sa1_message(NT.encode(), good_sa2, key, IDU, EXPIRY))
+    good_sa2 = ecdsa_sign(issuer().key, sa2_message(commit))
+    good_sa1 = ecdsa_sign(issuer().key, sa1_message(NT.encode(), good_sa2, key, IDU, EXPIRY))
     other = ec.generate_private_key(ec.SECP256R1())
-    for sa2, sa1 in ((sign_raw(other, sa2_message(commit)), good_sa1), (good_sa2, bytes(64)),
-                     (good_sa2, sign_raw(issuer().key, sa1_message(b"1", good_sa2, key, IDU, EXPIRY)))):
+    for sa2, sa1 in ((ecdsa_sign(other, sa2_message(commit)), good_sa1), (good_sa2, bytes(64)),
+                     (good_sa2, ecdsa_sign(issuer().key, sa1_message(b"1", good_sa2, key, IDU, EXPIRY)))):
         with pytest.raises(SecurityStatusError):
             session.put_signatures(sa2, sa1)
     session.put_signatures(good_sa2, good_sa1)

@@ -13,9 +13,10 @@ from identity_helpers import NS, NT, PIN, issued, issuer, power_cycle, registere
 
 from cardsmith.core.apdu import CommandApdu
 from cardsmith.core.card import Card
+from cardsmith.core.crypto import ecdsa_sign
 from cardsmith.core.errors import BlockedError, SecurityStatusError, WrongStateError
 from cardsmith.identity import IdentitySession, Terminal, TerminalRefusal
-from cardsmith.identity.formats import sign_raw, st_message
+from cardsmith.identity.formats import st_message
 from cardsmith.protocol import PROTOCOL
 from cardsmith.protocol.codes import Ins, Permission
 from cardsmith.trust import Credential, Issuer, TrustSession
@@ -71,7 +72,7 @@ def test_terminal_signature_replayed_from_an_earlier_session(card: Card) -> None
     r1 = os.urandom(16)
     x1, _ = session.begin_registration(r1)
     session.verify_set_number(NS.encode())
-    st1 = sign_raw(term.key, st_message(r1, x1, NT.encode(), b"1111"))
+    st1 = ecdsa_sign(term.key, st_message(r1, x1, NT.encode(), b"1111"))
     session.register_pin(st1, b"1111")
     # a new session: the old ST (over R1, X1) does not register a PIN under the new nonces
     session = _session(card, term)
@@ -88,14 +89,14 @@ def test_terminal_signature_replayed_from_an_earlier_session(card: Card) -> None
     session.verify_set_number(NS.encode())
     rogue = ec.generate_private_key(ec.SECP256R1())
     with pytest.raises(SecurityStatusError):
-        session.register_pin(sign_raw(rogue, st_message(r2, x2, NT.encode(), b"2222")), b"2222")
+        session.register_pin(ecdsa_sign(rogue, st_message(r2, x2, NT.encode(), b"2222")), b"2222")
     # the ST signs the PIN: another PIN under a valid ST is refused
     session = _session(card, term)
     r3 = os.urandom(16)
     x3, _ = session.begin_registration(r3)
     session.verify_set_number(NS.encode())
     with pytest.raises(SecurityStatusError):
-        session.register_pin(sign_raw(term.key, st_message(r3, x3, NT.encode(), b"3333")), b"4444")
+        session.register_pin(ecdsa_sign(term.key, st_message(r3, x3, NT.encode(), b"3333")), b"4444")
     card.channel = None
     assert term.charge(card, 1, "1111").atc == 1  # only the first registration took
 
@@ -110,7 +111,7 @@ def test_registration_is_bound_to_its_session(card: Card) -> None:
     other = terminal()
     session = _session(card, other)  # another terminal's session: the Ns proof does not carry over
     with pytest.raises(WrongStateError):
-        session.register_pin(sign_raw(other.key, st_message(r, x, NT.encode(), b"5555")), b"5555")
+        session.register_pin(ecdsa_sign(other.key, st_message(r, x, NT.encode(), b"5555")), b"5555")
     with pytest.raises(WrongStateError):
         session.verify_set_number(NS.encode())  # nor does BEGIN_REGISTRATION
     power_cycle(card)

@@ -14,9 +14,9 @@ from server_fixtures import db_url, postgres  # noqa: F401 - fixtures
 from server_helpers import ServerProcess, grant
 
 from cardsmith.core.card import Card
-from cardsmith.core.crypto import point_of
+from cardsmith.core.crypto import ecdsa_sign, point_of
 from cardsmith.identity import Terminal, TerminalLog, issue_identity
-from cardsmith.identity.formats import sa1_message, sign_raw
+from cardsmith.identity.formats import sa1_message
 from cardsmith.identity.terminal_log import LoggedRecord
 from cardsmith.identity.upload import as_upload, upload
 from cardsmith.protocol.codes import Permission
@@ -88,7 +88,7 @@ def test_forged_and_altered_records_are_refused_and_stay_on_the_terminal(server,
     altered = dict(genuine, data=dict(genuine["data"], record=body.hex().upper()))
     other = ec.generate_private_key(ec.SECP256R1())
     ident = records[0].identity
-    forged_identity = dataclasses.replace(ident, sa1=sign_raw(other, sa1_message(
+    forged_identity = dataclasses.replace(ident, sa1=ecdsa_sign(other, sa1_message(
         ident.nt, ident.sa2, ident.public_key, ident.idu, ident.expiry)))
     forged = dict(genuine, data=dict(genuine["data"], identity=forged_identity.encode().hex().upper()))
     later = dict(genuine, counter=9)

@@ -48,9 +48,10 @@ def test_a_package_signed_by_anyone_but_the_issuer_is_refused(card: Card) -> Non
     with pytest.raises(errors.SecurityStatusError):
         deliver(card, forged, svc)
     # the server's own key cannot sign a package either: it is not the issuer's
-    from cardsmith.update.package import PACKAGE_LABEL, sign
+    from cardsmith.core.crypto import ecdsa_sign
+    from cardsmith.update.package import PACKAGE_LABEL
 
-    by_service = Package.parse(forged.sealed + sign(svc.key, PACKAGE_LABEL + forged.sealed))
+    by_service = Package.parse(forged.sealed + ecdsa_sign(svc.key, PACKAGE_LABEL + forged.sealed))
     with pytest.raises(errors.SecurityStatusError):
         deliver(card, by_service, svc)
     assert UpdateSession(card).status().records[0].version == 0
@@ -167,11 +168,12 @@ def test_internal_authenticate_fed_an_update_ciphertext_decrypts_nothing(card: C
     # it takes exactly a 32-byte nonce: an update ciphertext is refused by length...
     assert card.send(CommandApdu(0x80, Ins.INTERNAL_AUTHENTICATE, 0, 0, ct[:200], 256)).sw == Sw.WRONG_LENGTH
     # ...and any 32 bytes of it are only signed: the answer verifies under the certified authentication key
-    from cardsmith.update.package import auth_message, verifies
+    from cardsmith.core.crypto import ecdsa_verify_der
+    from cardsmith.update.package import auth_message
 
     for at in range(0, len(ct) - 32, 32):
         card_nonce, sig = session.authenticate(ct[at:at + 32])
-        assert verifies(cert.auth_key, auth_message(cert.card_id, card_nonce, ct[at:at + 32]), sig, raw=False)
+        assert ecdsa_verify_der(cert.auth_key, auth_message(cert.card_id, card_nonce, ct[at:at + 32]), sig)
         assert b"the secret" not in card_nonce + sig
     assert session.status().records[0].version == 0
 

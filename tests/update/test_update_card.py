@@ -23,8 +23,9 @@ from update_helpers import (
 from cardsmith.core import errors
 from cardsmith.core.apdu import CommandApdu
 from cardsmith.core.card import Card
+from cardsmith.core.crypto import ecdsa_verify_der
 from cardsmith.protocol.codes import UPDATE_ACK_ALREADY, UPDATE_ACK_APPLIED, Ins, Sw
-from cardsmith.update.package import auth_message, verifies
+from cardsmith.update.package import auth_message
 from cardsmith.update.session import UpdateSession
 
 pytestmark = pytest.mark.card
@@ -119,7 +120,7 @@ def test_the_chain_on_the_card_needs_the_pin_then_device_authentication(card: Ca
         session.deliver(svc.certificate, 0, bytes(64), pkg)
     server_nonce = os.urandom(32)
     card_nonce, sig = session.authenticate(server_nonce)
-    assert verifies(cert.auth_key, auth_message(cert.card_id, card_nonce, server_nonce), sig, raw=False)
+    assert ecdsa_verify_der(cert.auth_key, auth_message(cert.card_id, card_nonce, server_nonce), sig)
     # a reset ends the update session (and the PIN)
     card.reset()
     verify_pin(card)

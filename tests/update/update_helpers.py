@@ -10,12 +10,12 @@ from functools import cache
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardsmith.core.card import Card
-from cardsmith.core.crypto import point_of
+from cardsmith.core.crypto import ecdsa_sign, point_of
 from cardsmith.duplication import DuplicationSession
 from cardsmith.protocol.codes import Tag
 from cardsmith.trust import Issuer, TrustSession, enrol_card
 from cardsmith.update.issuer import enrol_for_updates
-from cardsmith.update.package import Ack, Package, UpdateCertificate, build_package, delivery_message, sign
+from cardsmith.update.package import Ack, Package, UpdateCertificate, build_package, delivery_message
 from cardsmith.update.session import UpdateSession
 
 PIN = "1234"
@@ -88,8 +88,8 @@ def authorise(card: Card, pkg: Package, svc: Service, server_nonce: bytes | None
     card_nonce, _sig = UpdateSession(card).authenticate(nonce)
     day = date if date is not None else (datetime.date.today() - datetime.date(2000, 1, 1)).days
     cert_id = UpdateSession(card).certificate().card_id
-    return card_nonce, Delivery(svc.certificate, day, sign(svc.key, delivery_message(cert_id, card_nonce, nonce, day,
-                                                                                     pkg.digest)))
+    message = delivery_message(cert_id, card_nonce, nonce, day, pkg.digest)
+    return card_nonce, Delivery(svc.certificate, day, ecdsa_sign(svc.key, message))
 
 
 def deliver(card: Card, pkg: Package, svc: Service) -> Ack:

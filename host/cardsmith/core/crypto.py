@@ -16,7 +16,10 @@ import hashlib
 import hmac
 import os
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
@@ -120,6 +123,29 @@ def point_of(key: ec.EllipticCurvePublicKey) -> bytes:
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+
+
+def ecdsa_sign(key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
+    """ECDSA-SHA256 over message as r || s (64 bytes), the form the card parses."""
+    r, s = decode_dss_signature(key.sign(message, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def ecdsa_verify(point: bytes, message: bytes, signature: bytes) -> bool:
+    """Whether signature (r || s, 64 bytes) is the key at point's ECDSA-SHA256 signature over message."""
+    if len(signature) != 64:
+        return False
+    der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+    return ecdsa_verify_der(point, message, der)
+
+
+def ecdsa_verify_der(point: bytes, message: bytes, der: bytes) -> bool:
+    """Whether der (a DER signature, as the card's Signature.sign makes it) verifies under the key at point."""
+    try:
+        public_key_from_point(point).verify(der, message, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 def key_id(point: bytes) -> bytes:

@@ -13,10 +13,11 @@ import json
 import re
 from pathlib import Path
 
+from ..core.crypto import ecdsa_sign, ecdsa_verify
 from ..core.errors import BadDataError, NotGenuineError, UsageError
 from ..core.fileio import atomic_write
 from ..trust import Issuer
-from .formats import IDU_LENGTH, sign_raw, verify_raw
+from .formats import IDU_LENGTH
 
 FORMAT = "cardsmith-deny/1"
 LABEL = b"CDL1"
@@ -40,7 +41,7 @@ def write_signed(issuer: Issuer, path: Path, version: int, numbers: list[bytes])
         raise UsageError("a deny list's version is 1 or more, and grows with every new list")
     listed = sorted({n.hex().upper() for n in numbers})
     doc = {"format": FORMAT, "version": version, "card_numbers": listed,
-           "signature": sign_raw(issuer.key, _signed_bytes(version, listed)).hex().upper()}
+           "signature": ecdsa_sign(issuer.key, _signed_bytes(version, listed)).hex().upper()}
     atomic_write(path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
     return doc
 
@@ -57,7 +58,7 @@ def read_signed(path: Path, issuer_point: bytes) -> tuple[int, set[bytes]]:
         raise UsageError(f"cannot read the deny file {path}: {exc.strerror}") from None
     except (ValueError, KeyError, TypeError, UsageError) as exc:
         raise BadDataError(f"{path} is not a cardsmith deny list ({exc}): ask the issuer for the file again") from None
-    if not verify_raw(issuer_point, signature, _signed_bytes(version, listed)):
+    if not ecdsa_verify(issuer_point, _signed_bytes(version, listed), signature):
         raise NotGenuineError(f"{path} does not carry the issuer's signature: altered, or another issuer's; "
                               "nothing changed")
     return version, numbers

@@ -21,13 +21,8 @@ import datetime
 import hashlib
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
-
 from ..core import tlv
-from ..core.crypto import POINT_LENGTH, public_key_from_point
+from ..core.crypto import POINT_LENGTH, ecdsa_verify, ecdsa_verify_der
 from ..core.errors import BadDataError, ProtocolError, UsageError
 from ..protocol.codes import (
     ID_FLAG_INVALID,
@@ -105,25 +100,6 @@ def st_message(r: bytes, x: bytes, nt: bytes, pin: bytes) -> bytes:
     return ST_LABEL + r + x + _t(Tag.ID_NT, nt) + bytes([len(pin)]) + pin
 
 
-def sign_raw(key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
-    """ECDSA-SHA256 as r || s (64 bytes): the issuer's and the terminal's signatures."""
-    r, s = decode_dss_signature(key.sign(message, ec.ECDSA(hashes.SHA256())))
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-
-
-def verify_raw(point: bytes, signature: bytes, message: bytes) -> bool:
-    if len(signature) != 64:
-        return False
-    der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
-    return verify_der(point, der, message)
-
-
-def verify_der(point: bytes, der: bytes, message: bytes) -> bool:
-    try:
-        public_key_from_point(point).verify(der, message, ec.ECDSA(hashes.SHA256()))
-    except (InvalidSignature, ValueError):
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -194,7 +170,7 @@ class Identity:
         """SA1 carries the issuer's signature over Nt, SA2, the identity key, IDU and expiry."""
         if len(self.public_key) != POINT_LENGTH or len(self.idu) != IDU_LENGTH or len(self.sa2) != 64:
             return False
-        return verify_raw(issuer_point, self.sa1, self.sa1_message())
+        return ecdsa_verify(issuer_point, self.sa1_message(), self.sa1)
 
 
 @dataclass(frozen=True)
@@ -238,7 +214,7 @@ class UsageRecord:
         return self.body + self.signature
 
     def valid_under(self, public_key: bytes) -> bool:
-        return verify_der(public_key, self.signature, RECORD_LABEL + self.body)
+        return ecdsa_verify_der(public_key, RECORD_LABEL + self.body, self.signature)
 
 
 def time_number(when: datetime.datetime) -> int:

@@ -7,9 +7,10 @@ import datetime
 import secrets
 
 from ..core.card import Card
+from ..core.crypto import ecdsa_sign
 from ..core.errors import CardNotReadyError, UsageError
 from ..trust import Issuer, enrol_card
-from .formats import IDU_LENGTH, Identity, check_ns, check_nt, day_number, sa1_message, sa2_message, sign_raw
+from .formats import IDU_LENGTH, Identity, check_ns, check_nt, day_number, sa1_message, sa2_message
 from .session import IdentitySession
 
 
@@ -33,7 +34,7 @@ def issue_identity(card: Card, issuer: Issuer, nt: str, ns: str, idu: bytes, exp
     enrol_card(card, issuer)
     session = IdentitySession(card)
     commit, public_key = session.put_identity(nt_b, ns_b, idu, expiry)
-    sa2 = sign_raw(issuer.key, sa2_message(commit))
-    sa1 = sign_raw(issuer.key, sa1_message(nt_b, sa2, public_key, idu, expiry))
+    sa2 = ecdsa_sign(issuer.key, sa2_message(commit))
+    sa1 = ecdsa_sign(issuer.key, sa1_message(nt_b, sa2, public_key, idu, expiry))
     session.put_signatures(sa2, sa1)
     return session.identity()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..core.card import Card
-from ..core.crypto import point_of
+from ..core.crypto import ecdsa_sign, ecdsa_verify_der, point_of
 from ..core.errors import (
     BlockedError,
     CardRejectedError,
@@ -32,7 +32,7 @@ from ..core.errors import (
 )
 from ..protocol.codes import ID_NONCE_LENGTH, ID_PURPOSE_CARD, ID_PURPOSE_PIN, ID_PURPOSE_REGISTRATION
 from ..trust import Credential, TrustSession
-from .formats import Identity, UsageRecord, check_ns, check_pin, sign_raw, st_message, su_message, verify_der
+from .formats import Identity, UsageRecord, check_ns, check_pin, st_message, su_message
 from .session import IdentitySession
 from .terminal_log import TerminalLog
 
@@ -108,7 +108,7 @@ class Terminal:
         return identity
 
     def _check_su(self, identity: Identity, purpose: int, r: bytes, x: bytes, signature: bytes) -> None:
-        if not verify_der(identity.public_key, signature, su_message(purpose, r, x, identity.nt, identity.idu)):
+        if not ecdsa_verify_der(identity.public_key, su_message(purpose, r, x, identity.nt, identity.idu), signature):
             raise ForgedCard("not-genuine", f"card {identity.idu.hex().upper()} did not sign this terminal's fresh "
                              "nonce with the key its SA1 names: an emulator replaying a genuine card's data, "
                              "not the card; keep it and report it")
@@ -193,7 +193,7 @@ class Terminal:
             raise TerminalRefusal("ns-blocked", "wrong set number, and no try was left: the card is now invalid "
                                   "for good; the holder needs a new card from the issuer") from None
         assert self.key is not None  # open_session checked it
-        session.register_pin(sign_raw(self.key, st_message(r, x, identity.nt, pin_b)), pin_b)
+        session.register_pin(ecdsa_sign(self.key, st_message(r, x, identity.nt, pin_b)), pin_b)
         return identity
 
     def mark_invalid(self, card: Card) -> Identity:

@@ -12,12 +12,9 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from ..core.crypto import key_id, point_of, public_key_from_point
+from ..core.crypto import ecdsa_sign, ecdsa_verify, key_id, point_of
 from ..core.errors import BadDataError, NotGenuineError, UsageError
 from ..protocol.codes import (
     CARD_ID_LENGTH,
@@ -126,10 +123,8 @@ class Certificate:
         """This certificate signed by the issuer's root key (its issuer key id must be that key's)."""
         if self.issuer_key_id != key_id(point_of(issuer.public_key())):
             raise UsageError("the certificate names another issuer key than the one signing it")
-        r, s = decode_dss_signature(issuer.sign(self.body(), ec.ECDSA(hashes.SHA256())))
         return Certificate(self.holder_id, self.role, self.permissions, self.public_key, self.effective,
-                           self.expiry, self.issuer_key_id, r.to_bytes(32, "big") + s.to_bytes(32, "big"),
-                           self.version)
+                           self.expiry, self.issuer_key_id, ecdsa_sign(issuer, self.body()), self.version)
 
     def verify(self, issuer_point: bytes, today: datetime.date | None = None) -> None:
         """NotGenuineError unless the issuer key with ``issuer_point`` signed it (and, given ``today``,
@@ -138,13 +133,9 @@ class Certificate:
             raise NotGenuineError(f"the certificate of {self.holder_id.hex().upper()} is from another issuer "
                                   f"(key id {self.issuer_key_id.hex().upper()}, "
                                   f"not {key_id(issuer_point).hex().upper()})")
-        signature = encode_dss_signature(int.from_bytes(self.signature[:32], "big"),
-                                         int.from_bytes(self.signature[32:], "big"))
-        try:
-            public_key_from_point(issuer_point).verify(signature, self.body(), ec.ECDSA(hashes.SHA256()))
-        except InvalidSignature:
+        if not ecdsa_verify(issuer_point, self.body(), self.signature):
             raise NotGenuineError(f"the certificate of {self.holder_id.hex().upper()} does not carry the "
-                                  "issuer's signature: forged or altered") from None
+                                  "issuer's signature: forged or altered")
         if today is not None and not self.effective <= today <= self.expiry:
             raise NotGenuineError(f"the certificate of {self.holder_id.hex().upper()} is valid from "
                                   f"{self.effective} to {self.expiry}, not on {today}: have it renewed")

@@ -13,9 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from ..core.apdu import CommandApdu, error_for
 from ..core.card import Card
@@ -25,6 +23,7 @@ from ..core.crypto import (
     aes_cbc_decrypt,
     aes_cbc_encrypt,
     cmac,
+    ecdsa_sign,
     kdf256,
     key_id,
     mac_equal,
@@ -198,10 +197,8 @@ class TrustSession:
         host_eph = ec.generate_private_key(ec.SECP256R1())
         host_eph_point = point_of(host_eph.public_key())
         encoded = certificate.encode()
-        der = key.sign(SESSION_LABEL + card_id + card_eph + host_eph_point + encoded, ec.ECDSA(hashes.SHA256()))
-        r, s = decode_dss_signature(der)
-        receipt = self.card.call(Ins.AUTHENTICATE, data=encoded + host_eph_point + r.to_bytes(32, "big")
-                                 + s.to_bytes(32, "big"))
+        proof = ecdsa_sign(key, SESSION_LABEL + card_id + card_eph + host_eph_point + encoded)
+        receipt = self.card.call(Ins.AUTHENTICATE, data=encoded + host_eph_point + proof)
         z1 = host_eph.exchange(ec.ECDH(), public_key_from_point(card_eph))
         z2 = host_eph.exchange(ec.ECDH(), public_key_from_point(card_cert.public_key))
         k = hashlib.sha256(z1 + z2 + card_eph + host_eph_point).digest()

@@ -21,12 +21,18 @@ import datetime
 import hashlib
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from ..core.crypto import POINT_LENGTH, ecies_open, ecies_seal, key_id, point_of, public_key_from_point
+from ..core.crypto import (
+    POINT_LENGTH,
+    ecdsa_sign,
+    ecdsa_verify,
+    ecdsa_verify_der,
+    ecies_open,
+    ecies_seal,
+    key_id,
+    point_of,
+)
 from ..core.errors import BadDataError, NotGenuineError, UsageError
 from ..protocol.codes import (
     CARD_ID_LENGTH,
@@ -62,27 +68,6 @@ MODE_NAMES = {v: k for k, v in MODES.items()}
 ACK_NAMES = {UPDATE_ACK_APPLIED: "applied", UPDATE_ACK_ALREADY: "already"}
 
 
-def raw_signature(der: bytes) -> bytes:
-    r, s = decode_dss_signature(der)
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-
-
-def der_signature(raw: bytes) -> bytes:
-    return encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big"))
-
-
-def sign(key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
-    """ECDSA-SHA256 as r || s (64 bytes), the form the card parses."""
-    return raw_signature(key.sign(message, ec.ECDSA(hashes.SHA256())))
-
-
-def verifies(point: bytes, message: bytes, signature: bytes, *, raw: bool = True) -> bool:
-    try:
-        public_key_from_point(point).verify(der_signature(signature) if raw else signature, message,
-                                            ec.ECDSA(hashes.SHA256()))
-    except (InvalidSignature, ValueError):
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -114,7 +99,7 @@ class UpdateCertificate:
               decryption_key: bytes) -> UpdateCertificate:
         unsigned = cls(card_id, key_id(point_of(issuer.public_key())), auth_key, decryption_key)
         return cls(card_id, unsigned.issuer_key_id, auth_key, decryption_key,
-                   sign(issuer, CERT_LABEL + unsigned.body()))
+                   ecdsa_sign(issuer, CERT_LABEL + unsigned.body()))
 
     def verify(self, issuer_point: bytes) -> None:
         """NotGenuineError unless the issuer with ``issuer_point`` made it: the client's and the server's
@@ -123,7 +108,7 @@ class UpdateCertificate:
             raise NotGenuineError(f"card {self.card_id.hex().upper()} belongs to another issuer (key id "
                                   f"{self.issuer_key_id.hex().upper()}, not {key_id(issuer_point).hex().upper()}): "
                                   "this client does not update it")
-        if not verifies(issuer_point, CERT_LABEL + self.body(), self.signature):
+        if not ecdsa_verify(issuer_point, CERT_LABEL + self.body(), self.signature):
             raise NotGenuineError(f"the update certificate of card {self.card_id.hex().upper()} does not carry "
                                   "the issuer's signature: forged or altered, the card is not genuine")
 
@@ -184,7 +169,7 @@ class Package:
                    data[:-64], data[-64:])
 
     def verify(self, issuer_point: bytes) -> None:
-        if not verifies(issuer_point, PACKAGE_LABEL + self.sealed, self.signature):
+        if not ecdsa_verify(issuer_point, PACKAGE_LABEL + self.sealed, self.signature):
             raise NotGenuineError(f"the update package for card {self.card_id.hex().upper()} record {self.record} "
                                   "does not carry the issuer's signature: forged or altered")
 
@@ -216,7 +201,7 @@ def build_package(issuer: ec.EllipticCurvePrivateKey, certificate: UpdateCertifi
               + version.to_bytes(4, "big") + day_number(expiry).to_bytes(2, "big") + len(payload).to_bytes(2, "big"))
     assert len(prefix) == PREFIX
     sealed = ecies_seal(certificate.decryption_key, prefix, payload, certificate.card_id)
-    return Package.parse(sealed + sign(issuer, PACKAGE_LABEL + sealed))
+    return Package.parse(sealed + ecdsa_sign(issuer, PACKAGE_LABEL + sealed))
 
 
 def open_package(decryption_key: ec.EllipticCurvePrivateKey, package: Package) -> bytes:
@@ -260,7 +245,7 @@ class Ack:
 
     def verify(self, certificate: UpdateCertificate, card_nonce: bytes) -> None:
         message = ACK_LABEL + certificate.card_id + card_nonce + self.signed_part()
-        if not verifies(certificate.auth_key, message, self.signature, raw=False):
+        if not ecdsa_verify_der(certificate.auth_key, message, self.signature):
             raise NotGenuineError(f"the acknowledgement does not carry card {certificate.card_id.hex().upper()}'s "
                                   "signature over this session: forged, or from another session")
 
