@@ -152,6 +152,13 @@ def test_the_update_certificate_is_checked_and_set_once(card: Card) -> None:
     assert enrol_for_updates(card, issuer()) == good  # already certified: read back, checked
     with pytest.raises(errors.WrongStateError):
         session.put_certificate(good)
+    assert session.public_keys() == (auth, dec)  # generated once: the same keys again
+
+
+def test_an_issued_card_never_generates_update_keys(card: Card) -> None:
+    card.close_personalisation()
+    assert card.send(CommandApdu(0x80, Ins.GENERATE_UPDATE_KEYS, 0, 0, ne=256)).sw == Sw.CONDITIONS_NOT_SATISFIED
+    assert not UpdateSession(card).status().certified
 
 
 def test_get_info_reports_the_store_and_clear_empties_it(request: pytest.FixtureRequest, transport_kind: str) -> None:

@@ -77,10 +77,11 @@ class UpdateSession:
                             int.from_bytes(raw[4:6], "big"), records)
 
     def public_keys(self) -> tuple[bytes, bytes]:
-        """The device-authentication and decryption public keys (to be certified at personalisation)."""
-        data = self.card.call(Ins.GET_UPDATE_CERTIFICATE, p1=1)
+        """The device-authentication and decryption public keys, generated on the card the first time (INSTALLED
+        only: the issuer certifies them at personalisation)."""
+        data = self.card.call(Ins.GENERATE_UPDATE_KEYS)
         if len(data) != 130:
-            raise ProtocolError(f"GET_UPDATE_CERTIFICATE P1=01 answered {len(data)} bytes, not 130")
+            raise ProtocolError(f"GENERATE_UPDATE_KEYS answered {len(data)} bytes, not 130")
         return data[:65], data[65:]
 
     def certificate(self) -> UpdateCertificate:

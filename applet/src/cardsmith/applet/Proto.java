@@ -54,6 +54,7 @@ public final class Proto {
     public static final byte INS_READ_DATA = (byte) 0xB8;
     public static final byte INS_READ_RECORD = (byte) 0xBA;
     public static final byte INS_UPDATE_STATUS = (byte) 0xBC;
+    public static final byte INS_GENERATE_UPDATE_KEYS = (byte) 0xBE;
     public static final byte INS_GET_RESPONSE = (byte) 0xC0;
     public static final byte INS_OPEN_SESSION = (byte) 0xC4;
     public static final byte INS_AUTHENTICATE = (byte) 0xC6;
@@ -330,6 +331,7 @@ public final class Proto {
         INS_READ_DATA, CAPABILITY_DATA, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
         INS_READ_RECORD, CAPABILITY_UPDATE, 0, ACCESS_PIN, ACCESS_PIN,
         INS_UPDATE_STATUS, CAPABILITY_UPDATE, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
+        INS_GENERATE_UPDATE_KEYS, CAPABILITY_UPDATE, ROUTE_INSTALLED, ACCESS_ALWAYS, ACCESS_NEVER,
         INS_GET_RESPONSE, CAPABILITY_CORE, ROUTE_CLA_ISO, ACCESS_ALWAYS, ACCESS_ALWAYS,
         INS_OPEN_SESSION, CAPABILITY_TRUST, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,
         INS_AUTHENTICATE, CAPABILITY_TRUST, 0, ACCESS_ALWAYS, ACCESS_ALWAYS,

@@ -133,7 +133,7 @@ final class RemoteUpdate implements Capability {
         w = JCSystem.makeTransientByteArray(W_SIZE, JCSystem.CLEAR_ON_DESELECT);
         serviceKey = (ECPublicKey) KeyBuilder.buildKey(KeyBuilder.TYPE_EC_FP_PUBLIC, P256.KEY_BITS, false);
         P256.setCurve(serviceKey);
-        authKeys = P256.newKeyPair(); // generated at the first GET_UPDATE_CERTIFICATE P1=01 (keysOnce)
+        authKeys = P256.newKeyPair(); // generated at the first GENERATE_UPDATE_KEYS (keysOnce)
         decKeys = P256.newKeyPair();
     }
 
@@ -145,7 +145,11 @@ final class RemoteUpdate implements Capability {
     public short dispatch(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
         switch (ins) {
             case Proto.INS_GET_UPDATE_CERTIFICATE:
-                return getCertificate(p1, p2);
+                CardsmithApplet.requireP1P2(p1, p2);
+                return getCertificate();
+            case Proto.INS_GENERATE_UPDATE_KEYS:
+                CardsmithApplet.requireP1P2(p1, p2);
+                return generateKeys();
             case Proto.INS_PUT_UPDATE_CERTIFICATE:
                 CardsmithApplet.requireP1P2(p1, p2);
                 putCertificate(in, inOff, inLen);
@@ -176,23 +180,24 @@ final class RemoteUpdate implements Capability {
 
     // ---------------------------------------------------------------- the issuer authenticator
 
-    private short getCertificate(byte p1, byte p2) {
-        need(p2 == 0 && (p1 == 0 || p1 == 1), Proto.SW_INCORRECT_P1P2);
-        byte[] rsp = applet.responseBuffer();
-        if (p1 == 1) {
-            keysOnce();
-            short off = ((ECPublicKey) authKeys.getPublic()).getW(rsp, (short) 0);
-            return (short) (off + ((ECPublicKey) decKeys.getPublic()).getW(rsp, off));
-        }
+    private short getCertificate() {
         need((flags[0] & Proto.UPDATE_FLAG_CERT) != 0, Proto.SW_DATA_NOT_FOUND);
-        return Util.arrayCopyNonAtomic(cert, (short) 0, rsp, (short) 0, Proto.UPDATE_CERT_LENGTH);
+        return Util.arrayCopyNonAtomic(cert, (short) 0, applet.responseBuffer(), (short) 0, Proto.UPDATE_CERT_LENGTH);
+    }
+
+    /** The two update public keys, generated on the first call (INSTALLED only: the dispatcher's table). */
+    private short generateKeys() {
+        keysOnce();
+        byte[] rsp = applet.responseBuffer();
+        short off = ((ECPublicKey) authKeys.getPublic()).getW(rsp, (short) 0);
+        return (short) (off + ((ECPublicKey) decKeys.getPublic()).getW(rsp, off));
     }
 
     /**
-     * Generates the two key pairs on the card, once: the first time their public keys are asked for, before
+     * Generates the two key pairs on the card, once: the first GENERATE_UPDATE_KEYS, before
      * the issuer certifies them (a pulled card before the flag is committed generates them again, which is
-     * harmless: nothing certified them yet). Not at install: the keys come from the card's generator when the
-     * card is personalised, and a simulator seeds its generator only after install.
+     * harmless: nothing certified them yet). Not at install: a card's update keys are made when it is
+     * personalised for updates.
      */
     private void keysOnce() {
         if ((flags[0] & KEYS) != 0) {
