@@ -5,13 +5,18 @@ every mistake as one line with its exit code."""
 from __future__ import annotations
 
 import datetime
+import http.server
 import json
+import signal
+import subprocess
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from server_fixtures import db_url, deployment, postgres  # noqa: F401 - fixtures
 
-from cli_helpers import run
+from cli_helpers import CARDSMITH, run
 
 pytestmark = pytest.mark.card
 
@@ -110,3 +115,72 @@ def test_issuer_signs_admin_sets_up_holder_updates(deployment, service: dict[str
     fails(station, 6, "issuer", "sign-update", "--key", str(tmp_path / "issuer.key"), "--card-cert",
           str(tmp_path / "bad.cert"), "--record", "0", "--op", "delete", "--version", "3", "--expiry", expiry,
           "--out", str(tmp_path / "pkgs"))
+
+    # the client killed (SIGKILL) after the card applied version 3 and before its acknowledgement reached the
+    # server: the card holds version 3, the server still has it pending; the next run acknowledges it again
+    # without applying it twice
+    ok(station, "issuer", "sign-update", "--key", str(tmp_path / "issuer.key"), "--card-cert",
+       str(tmp_path / "card.cert"), "--record", "0", "--op", "replace", "--version", "3", "--expiry", expiry,
+       "--payload-file", str(tmp_path / "secret.txt"), "--out", str(tmp_path / "pkgs"), "--upload")
+    with KillAtAck(deployment.server.url) as proxy:
+        client = subprocess.Popen([*CARDSMITH, "-r", reader, "update", "--issuer-key", str(tmp_path / "issuer.pub"),
+                                   "--pin-from-env", "MY_PIN"], env=holder | {"CARDSMITH_SERVER": proxy.url},
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proxy.client = client
+        out, _ = client.communicate(timeout=120)
+    assert client.returncode == -signal.SIGKILL and proxy.acks_held == 1, (client.returncode, out)
+    assert "delivery: record 0 version 3 (replace, apply): applied" in out and "marked delivered" not in out
+    assert "record 0: applied, version 3" in ok(env, "-r", reader, "update", "status")
+    again = ok(holder, "-r", reader, "update", "--issuer-key", str(tmp_path / "issuer.pub"), "--pin-from-env",
+               "MY_PIN")
+    assert "record 0 version 3 (replace, apply): held already" in again, again
+    assert "record 0 version 3 marked delivered" in again and "record 0 version 3 replace (apply): already" in again
+    assert "no update pending" in ok(holder, "-r", reader, "update", "--issuer-key", str(tmp_path / "issuer.pub"),
+                                     "--pin-from-env", "MY_PIN")
+
+
+class KillAtAck:
+    """An HTTP relay in front of the server that kills the client process when it sends an acknowledgement,
+    before the server sees it: the client dies exactly between the card's apply and the server's record."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.client: subprocess.Popen[str] | None = None
+        self.acks_held = 0
+        relay = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.relay(None)
+
+            def do_POST(self) -> None:
+                self.relay(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+
+            def relay(self, body: bytes | None) -> None:
+                if self.path.endswith("/ack") and relay.client is not None:
+                    relay.acks_held += 1
+                    relay.client.send_signal(signal.SIGKILL)
+                    self.close_connection = True
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                got = httpx.request(self.command, relay.upstream + self.path, content=body, headers=headers)
+                self.send_response(got.status_code)
+                self.send_header("Content-Type", got.headers.get("content-type", "application/json"))
+                self.send_header("Content-Length", str(len(got.content)))
+                self.end_headers()
+                self.wfile.write(got.content)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> KillAtAck:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
