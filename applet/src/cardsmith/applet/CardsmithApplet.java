@@ -23,7 +23,7 @@ import javacardx.apdu.ExtendedLength;
  * {@link #process}, before any command data is received. Handlers read their input from a buffer, write
  * their output into {@link #rsp} and return its length, and refuse with an ISOException.
  */
-public final class CardsmithApplet extends Applet implements ExtendedLength, Capability {
+public final class CardsmithApplet extends Applet implements ExtendedLength {
 
     // io[] slots (transient, cleared on deselect)
     private static final short IO_CHAIN_LEN = 0; // bytes of a command chain received so far
@@ -32,10 +32,6 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
     private static final short IO_CHAIN_HDR = 3; // INS<<8|P1 of the chain in progress
     private static final short IO_CHAIN_P2 = 4; // P2 of the chain in progress, -1 when none
     private static final short IO_SLOTS = 5;
-
-    private static final short CAPABILITIES = (short) (Proto.CAP_EXTENDED_LENGTH | Proto.CAP_CHAINING
-            | Proto.CAP_BACKUP | Proto.CAP_SELF_ISSUANCE | Proto.CAP_DUPLICATION | Proto.CAP_IDENTITY
-            | Proto.CAP_REMOTE_UPDATE);
 
     private final byte[] cardId;
     /** Persistent state bytes, written through Tx: STATE_LIFECYCLE, STATE_ORIGIN, STATE_SOURCE. */
@@ -65,7 +61,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
     private final Trust trust;
     /** The identity capability: the dispatcher asks it whether the card is invalid. */
     private final Identity identity;
-    /** Every capability, indexed by Proto.CAPABILITY_* (this applet is CAPABILITY_CORE). */
+    /** Every capability, indexed by Proto.CAPABILITY_*. */
     private final Capability[] caps;
 
     /** Reassembled command data (chained or extended). */
@@ -73,8 +69,6 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
     /** Response data produced by the last command. */
     private final byte[] rsp;
     private final short[] io;
-    /** Scratch for getAvailableMemory's 32-bit answer (high short, low short). */
-    private final short[] mem;
 
     public static void install(byte[] bArray, short bOffset, byte bLength) {
         new CardsmithApplet(bArray, bOffset, bLength).register(bArray, (short) (bOffset + 1), bArray[bOffset]);
@@ -97,7 +91,6 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         rsp = JCSystem.makeTransientByteArray((short) (Proto.RESPONSE_BUFFER_SIZE + SecureMessaging.MAX_OVERHEAD),
                 JCSystem.CLEAR_ON_DESELECT);
         io = JCSystem.makeTransientShortArray(IO_SLOTS, JCSystem.CLEAR_ON_DESELECT);
-        mem = JCSystem.makeTransientShortArray((short) 2, JCSystem.CLEAR_ON_DESELECT);
         session = JCSystem.makeTransientShortArray((short) 1, JCSystem.CLEAR_ON_DESELECT);
 
         dataArea = new DataArea(pageSize, pageCount);
@@ -109,7 +102,7 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         state[STATE_ORIGIN] = ORIGIN_BLANK;
         holderPin = new HolderPin();
         caps = new Capability[Proto.CAPABILITY_COUNT];
-        caps[Proto.CAPABILITY_CORE] = this;
+        caps[Proto.CAPABILITY_CORE] = new Core(this);
         caps[Proto.CAPABILITY_TEST] = new FaultCommand();
         Backup backup = new Backup(this);
         caps[Proto.CAPABILITY_BACKUP] = backup;
@@ -458,37 +451,6 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         Tx.commit();
     }
 
-    // ---------------------------------------------------------------- capability "core"
-
-    public short dispatch(byte ins, byte p1, byte p2, byte[] in, short inOff, short inLen) {
-        switch (ins) {
-            case Proto.INS_GET_INFO:
-                requireP1P2(p1, p2);
-                return getInfo();
-            case Proto.INS_ECHO:
-                return echo(p1, p2, in, inOff, inLen);
-            case Proto.INS_CLOSE_PERSONALISATION:
-                requireP1P2(p1, p2);
-                closePersonalisation();
-                return 0;
-            default:
-                ISOException.throwIt(Proto.SW_INS_NOT_SUPPORTED); // GET RESPONSE inside a chain or a bundle
-                return 0;
-        }
-    }
-
-    /**
-     * Core keeps nothing personalisation writes: CLEAR runs while INSTALLED, the card id stays. The origin
-     * (blank or not) is reset by clearAll once every capability is clear.
-     */
-    public void clear() {
-    }
-
-    /** Core has no session. */
-    public boolean busy() {
-        return false;
-    }
-
     /** 6A86 unless P1 and P2 are both zero (shared by every capability). */
     static void requireP1P2(byte p1, byte p2) {
         if (p1 != 0 || p2 != 0) {
@@ -496,76 +458,17 @@ public final class CardsmithApplet extends Applet implements ExtendedLength, Cap
         }
     }
 
-    /** GET INFO: what every capability adds, core's part first. */
-    private short getInfo() {
+    /** GET INFO's answer: what every capability adds, core's part first. */
+    short info(byte[] out) {
         short off = 0;
         for (short i = 0; i < (short) caps.length; i++) {
-            off = caps[i].putInfo(rsp, off);
+            off = caps[i].putInfo(out, off);
         }
         return off;
     }
 
-    /** Version, card id, lifecycle, capabilities, free memory, algorithms and buffer sizes. */
-    public short putInfo(byte[] out, short off) {
-        off = Tlv.putHeader(out, off, Proto.TAG_INFO_VERSION, (short) 3);
-        out[off++] = Proto.VERSION_MAJOR;
-        out[off++] = Proto.VERSION_MINOR;
-        out[off++] = Proto.VERSION_PATCH;
-        off = Tlv.putHeader(out, off, Proto.TAG_INFO_CARD_ID, Proto.CARD_ID_LENGTH);
-        off = Util.arrayCopyNonAtomic(cardId, (short) 0, out, off, Proto.CARD_ID_LENGTH);
-        off = Tlv.putHeader(out, off, Proto.TAG_INFO_LIFECYCLE, (short) 1);
-        out[off++] = state[STATE_LIFECYCLE];
-        off = Tlv.putShort(out, off, Proto.TAG_INFO_CAPABILITIES, CAPABILITIES);
-        off = Tlv.putHeader(out, off, Proto.TAG_INFO_PERSISTENT_FREE, (short) 4);
-        // Pre-filled with the capped 16-bit answer, which stays if the 32-bit call does nothing
-        // (jCardSim implements it as a no-op); a real card overwrites both shorts.
-        mem[0] = 0;
-        mem[1] = JCSystem.getAvailableMemory(JCSystem.MEMORY_TYPE_PERSISTENT);
-        JCSystem.getAvailableMemory(mem, (short) 0, JCSystem.MEMORY_TYPE_PERSISTENT);
-        off = Util.setShort(out, off, mem[0]);
-        off = Util.setShort(out, off, mem[1]);
-        off = Tlv.putShort(out, off, Proto.TAG_INFO_TRANSIENT_RESET_FREE,
-                JCSystem.getAvailableMemory(JCSystem.MEMORY_TYPE_TRANSIENT_RESET));
-        off = Tlv.putShort(out, off, Proto.TAG_INFO_TRANSIENT_DESELECT_FREE,
-                JCSystem.getAvailableMemory(JCSystem.MEMORY_TYPE_TRANSIENT_DESELECT));
-        off = Tlv.putShort(out, off, Proto.TAG_INFO_ALGORITHMS, algorithms.available());
-        off = Tlv.putHeader(out, off, Proto.TAG_INFO_BUFFERS, (short) 4);
-        off = Util.setShort(out, off, Proto.COMMAND_BUFFER_SIZE);
-        off = Util.setShort(out, off, Proto.RESPONSE_BUFFER_SIZE);
-        off = Tlv.putHeader(out, off, Proto.TAG_INFO_COMMIT, (short) 4);
-        off = Util.setShort(out, off, Tx.maxCommitCapacity());
-        off = Util.setShort(out, off, dataArea.maxWrite());
-        return off;
-    }
-
-    private short echo(byte p1, byte p2, byte[] in, short inOff, short inLen) {
-        if (p2 != 0) {
-            ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
-        }
-        if (p1 == 0) {
-            if (inLen > Proto.RESPONSE_BUFFER_SIZE) {
-                ISOException.throwIt(Proto.SW_WRONG_LENGTH); // a stored bundle's inner ECHO may be longer
-            }
-            Util.arrayCopyNonAtomic(in, inOff, rsp, (short) 0, inLen);
-            return inLen;
-        }
-        if (p1 != 1) {
-            ISOException.throwIt(Proto.SW_INCORRECT_P1P2);
-        }
-        if (inLen != 2) {
-            ISOException.throwIt(Proto.SW_WRONG_LENGTH);
-        }
-        short n = Util.getShort(in, inOff);
-        if (n < 0 || n > Proto.RESPONSE_BUFFER_SIZE) {
-            ISOException.throwIt(Proto.SW_WRONG_LENGTH);
-        }
-        for (short i = 0; i < n; i++) {
-            rsp[i] = (byte) i;
-        }
-        return n;
-    }
-
-    private void closePersonalisation() {
+    /** CLOSE PERSONALISATION: INSTALLED to ISSUED, for good. */
+    void issue() {
         Tx.begin();
         Tx.setByte(state, STATE_LIFECYCLE, Proto.LIFECYCLE_ISSUED);
         Faults.point();
