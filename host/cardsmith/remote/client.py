@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,15 +112,8 @@ class ServerClient:
 
     def backups(self, card_id: str | None = None) -> list[dict]:
         """Every catalogue entry of the issuer (of one card), by card and sequence."""
-        out: list[dict] = []
-        while True:
-            params: dict[str, Any] = {"limit": PAGE, "after": len(out)}
-            if card_id:
-                params["card_id"] = card_id
-            page = self.request("GET", "/v1/backups", params=params)
-            out += page
-            if len(page) < PAGE:
-                return out
+        params = {"card_id": card_id} if card_id else {}
+        return self._all_pages("/v1/backups", params, len)  # the catalogue pages by offset
 
     def backup_file(self, digest: str) -> bytes:
         return self.request("GET", f"/v1/backups/{digest}")
@@ -170,14 +164,14 @@ class ServerClient:
         return entry, status == 201
 
     def update_packages(self, card_id: str | None = None, state: str | None = None) -> list[dict]:
+        params = {k: v for k, v in (("card_id", card_id), ("state", state)) if v}
+        return self._all_pages("/v1/updates/packages", params, lambda out: out[-1]["id"] if out else 0)
+
+    def _all_pages(self, path: str, params: dict[str, Any], after: Callable[[list[dict]], int]) -> list[dict]:
+        """Every item of a paged listing: pages of PAGE, each asked for after `after(what came so far)`."""
         out: list[dict] = []
         while True:
-            params: dict[str, Any] = {"limit": PAGE, "after": out[-1]["id"] if out else 0}
-            if card_id:
-                params["card_id"] = card_id
-            if state:
-                params["state"] = state
-            page = self.request("GET", "/v1/updates/packages", params=params)
+            page = self.request("GET", path, params=params | {"limit": PAGE, "after": after(out)})
             out += page
             if len(page) < PAGE:
                 return out
